@@ -1,0 +1,272 @@
+"""Frozen values of the compiled model.
+
+Everything downstream of the compiler (storage, the record service, and later
+forms, the API, automation and reports) reads these values and nothing else.
+They are built once by :mod:`engine.compiler` and never mutated: containers are
+tuples and read-only mappings, dataclasses are frozen.
+
+This module must not import SQLAlchemy, CEL or Flask: it only describes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from engine.fields.base import FieldType
+    from engine.rules import Expression
+
+#: Languages every label may carry. The first one is the fallback.
+LANGUAGES = ("en", "zh-CN")
+
+#: Columns every entity table has, in this order, whatever the metadata says.
+STANDARD_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "owner",
+    "version",
+)
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Text:
+    """A label in several languages: ``Text({"en": "Deal", "zh-CN": "商机"})``."""
+
+    values: Mapping[str, str]
+
+    def get(self, lang: str = "en") -> str:
+        """The label in ``lang``, falling back to English, then to any language."""
+        if lang in self.values:
+            return self.values[lang]
+        if "en" in self.values:
+            return self.values["en"]
+        return next(iter(self.values.values()), "")
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.values)
+
+    @classmethod
+    def of(cls, value: "str | Mapping[str, str] | Text | None", fallback: str = "") -> "Text":
+        """Build from a plain string (used for every language) or a mapping."""
+        if isinstance(value, Text):
+            return value
+        if value is None:
+            value = fallback
+        if isinstance(value, str):
+            return cls(MappingProxyType({lang: value for lang in LANGUAGES}))
+        return cls(MappingProxyType(dict(value)))
+
+    def __str__(self) -> str:
+        return self.get()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a piece of metadata came from, for error messages."""
+
+    file: str
+    path: tuple[str | int, ...] = ()
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where} at {json_path(self.path)}"
+
+
+def json_path(path: tuple[str | int, ...]) -> str:
+    """``("fields", 2, "type")`` -> ``$.fields[2].type``."""
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice of a select or multiselect field."""
+
+    value: str
+    label: Text
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """The one-to-many listing another entity's relation gives this entity."""
+
+    name: str
+    label: Text
+    entity: str  # the entity holding the relation field
+    field: str  # the relation field on that entity
+
+
+@dataclass(frozen=True)
+class Field:
+    """A compiled field. Type-specific keys sit in their own attributes."""
+
+    name: str
+    type: "FieldType"
+    label: Text
+    source: Source
+    help: Text | None = None
+    required: bool = False
+    unique: bool = False
+    indexed: bool = False
+    read_only: bool = False
+    default: Any = None
+    default_expr: "Expression | None" = None
+    min: Any = None
+    max: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    options: tuple[Option, ...] = ()
+    # relation / many_to_many
+    target: str | None = None
+    on_delete: str | None = None
+    inverse: Inverse | None = None
+    # decimal / money
+    precision: int | None = None
+    scale: int | None = None
+    currency: str | None = None
+    # autonumber
+    format: str | None = None
+    # formula
+    expr: "Expression | None" = None
+    returns: str | None = None
+    # conditional behaviour (CEL over the record)
+    visible_if: "Expression | None" = None
+    required_if: "Expression | None" = None
+    read_only_if: "Expression | None" = None
+    # migrations
+    renamed_from: tuple[str, ...] = ()
+    convert: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)
+    preset: str | None = None
+
+    @property
+    def type_name(self) -> str:
+        return self.type.name
+
+    @property
+    def stored(self) -> bool:
+        """True when the field is a column of the entity's own table."""
+        return self.type.has_column
+
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(o.value for o in self.options)
+
+    @property
+    def computed(self) -> bool:
+        """Values the record service fills itself (formula, autonumber)."""
+        return self.type.computed
+
+
+@dataclass(frozen=True)
+class Index:
+    """A (possibly composite) index or unique constraint over fields."""
+
+    name: str
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``assert`` must hold whenever ``when`` holds; otherwise ``message``."""
+
+    name: str
+    assert_: "Expression"
+    message: Text
+    source: Source
+    when: "Expression | None" = None
+    severity: str = "error"  # error blocks the write; warning is reported only
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A compiled entity: its fields, constraints, rules and view defaults."""
+
+    name: str
+    label: Text
+    plural_label: Text
+    source: Source
+    fields: tuple[Field, ...]
+    description: Text | None = None
+    display_field: str = "id"
+    indexes: tuple[Index, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    list_view: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)
+    form_layout: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)
+    inverses: tuple[Inverse, ...] = ()
+    renamed_from: tuple[str, ...] = ()
+    _by_name: Mapping[str, Field] = dc_field(default_factory=lambda: EMPTY, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", MappingProxyType({f.name: f for f in self.fields}))
+
+    @property
+    def table_name(self) -> str:
+        return self.name
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``; a KeyError names the known fields."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(sorted(self._by_name))
+            raise KeyError(f"unknown field {name!r} of entity {self.name!r}; known: {known}") from None
+
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    @property
+    def stored_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.stored)
+
+    def link_table_name(self, field: Field) -> str:
+        """Name of the generated link table of a many-to-many field."""
+        return f"{self.name}__{field.name}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named bundle of field defaults that a field may override."""
+
+    name: str
+    values: Mapping[str, Any]
+    source: Source
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """The whole compiled metadata, versioned by a hash of the merged specs."""
+
+    entities: Mapping[str, Entity]
+    presets: Mapping[str, Preset]
+    version: str
+    specs: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)  # merged entity specs, for `loom show` and the API
+
+    def entity(self, name: str) -> Entity:
+        """The entity called ``name``; a KeyError names the known entities."""
+        try:
+            return self.entities[name]
+        except KeyError:
+            known = ", ".join(sorted(self.entities))
+            raise KeyError(f"unknown entity {name!r}; known: {known}") from None
+
+    def has_entity(self, name: str) -> bool:
+        return name in self.entities

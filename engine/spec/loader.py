@@ -1,0 +1,191 @@
+"""Load metadata documents from YAML or JSON, keeping the line of every path.
+
+A document is one file's content: an ``entity``, an ``extends`` (fields and
+rules added to an entity declared elsewhere, the shape the customisation layer
+will store) or a set of ``presets``. Sources are pluggable: anything with a
+``documents()`` method returning :class:`SpecDocument` values; files now, a
+database layer later.
+
+No database, no Flask, nothing at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import yaml
+
+from engine.spec.errors import MetadataError
+
+#: File endings read as metadata.
+SUFFIXES = (".yaml", ".yml", ".json")
+#: Top-level keys that tell a document's kind, in the order they are tried.
+KINDS = ("entity", "extends", "presets")
+
+
+@dataclass(frozen=True)
+class SpecDocument:
+    """One metadata document and where its parts came from."""
+
+    kind: str
+    data: dict[str, Any]
+    file: str
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False)
+
+    def line_of(self, path: tuple[str | int, ...]) -> int | None:
+        """Line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def error(self, path: tuple[str | int, ...], message: str, code: str = "invalid") -> MetadataError:
+        return MetadataError(self.file, tuple(path), message, self.line_of(path), code)
+
+
+class MetadataSource(Protocol):
+    """Anything that yields metadata documents (files now, a database layer later)."""
+
+    def documents(self, errors: list[MetadataError]) -> list[SpecDocument]: ...
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose only change is refusing duplicate keys (see ``_to_python``)."""
+
+
+def _to_python(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[str | int, ...],
+               lines: dict[tuple[str | int, ...], int], errors: list[MetadataError],
+               file: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                errors.append(MetadataError(file, path, "mapping keys must be plain text",
+                                            key_node.start_mark.line + 1, "yaml"))
+                continue
+            key = str(key)
+            if key in result:
+                errors.append(MetadataError(file, path + (key,), f"duplicate key {key!r}",
+                                            key_node.start_mark.line + 1, "duplicate"))
+                continue
+            result[key] = _to_python(loader, value_node, path + (key,), lines, errors, file)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(loader, item, path + (i,), lines, errors, file)
+                for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_text(text: str, file: str, errors: list[MetadataError]) -> tuple[Any, dict]:
+    """Parse YAML (JSON is YAML too) keeping lines; append errors, never raise."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    if file.endswith(".json"):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            errors.append(MetadataError(file, (), f"invalid JSON: {exc.msg}", exc.lineno, "syntax"))
+            return None, lines
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, lines
+        return _to_python(loader, node, (), lines, errors, file), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        errors.append(MetadataError(file, (), f"invalid YAML: {exc.problem or exc}", line, "syntax"))
+        return None, lines
+    except yaml.YAMLError as exc:
+        errors.append(MetadataError(file, (), f"invalid YAML: {exc}", None, "syntax"))
+        return None, lines
+    finally:
+        loader.dispose()
+
+
+def document_from_text(text: str, file: str, errors: list[MetadataError]) -> SpecDocument | None:
+    """One document from a file's text, or ``None`` with errors appended."""
+    data, lines = parse_text(text, file, errors)
+    if data is None:
+        if not any(e.file == file for e in errors):
+            errors.append(MetadataError(file, (), "file is empty", 1, "empty"))
+        return None
+    if not isinstance(data, dict):
+        errors.append(MetadataError(file, (), "a metadata file must be a mapping", 1, "shape"))
+        return None
+    kinds = [k for k in KINDS if k in data]
+    if len(kinds) != 1:
+        what = "none" if not kinds else ", ".join(kinds)
+        errors.append(MetadataError(file, (), "a metadata file must have exactly one of the keys "
+                                    f"{', '.join(KINDS)} (found: {what})", 1, "kind"))
+        return None
+    return SpecDocument(kinds[0], data, file, lines)
+
+
+class FileSource:
+    """Metadata files under one or more folders (recursively, sorted by path)."""
+
+    def __init__(self, *folders: str | os.PathLike[str]) -> None:
+        self.folders = [Path(f) for f in folders]
+
+    def files(self) -> list[Path]:
+        found: list[Path] = []
+        for folder in self.folders:
+            if folder.is_file():
+                found.append(folder)
+                continue
+            for path in sorted(folder.rglob("*")):
+                if path.suffix in SUFFIXES and path.is_file():
+                    found.append(path)
+        return found
+
+    def documents(self, errors: list[MetadataError]) -> list[SpecDocument]:
+        docs: list[SpecDocument] = []
+        for folder in self.folders:
+            if not folder.exists():
+                errors.append(MetadataError(str(folder), (), "metadata folder does not exist",
+                                            None, "missing"))
+        for path in self.files():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                errors.append(MetadataError(str(path), (), f"cannot read file: {exc}", None, "io"))
+                continue
+            doc = document_from_text(text, str(path), errors)
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+
+class MemorySource:
+    """Documents given as Python mappings (tests, the metadata API)."""
+
+    def __init__(self, *specs: dict[str, Any], name: str = "<memory>") -> None:
+        self.specs = specs
+        self.name = name
+
+    def documents(self, errors: list[MetadataError]) -> list[SpecDocument]:
+        docs = []
+        for i, spec in enumerate(self.specs):
+            text = json.dumps(spec, ensure_ascii=False, indent=1, default=str)
+            doc = document_from_text(text, f"{self.name}[{i}].json", errors)
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+
+def load_documents(sources: Iterable[MetadataSource], errors: list[MetadataError]) -> list[SpecDocument]:
+    docs: list[SpecDocument] = []
+    for source in sources:
+        docs.extend(source.documents(errors))
+    return docs

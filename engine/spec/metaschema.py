@@ -1,0 +1,51 @@
+"""The published JSON Schemas of metadata files, and validation against them."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from engine.spec.errors import MetadataError
+from engine.spec.loader import KINDS, SpecDocument
+
+
+@lru_cache(maxsize=None)
+def metaschema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of one kind of metadata file (``entity``, ``extends``, ``presets``)."""
+    if kind not in KINDS:
+        raise KeyError(f"unknown metadata kind {kind!r}; known: {', '.join(KINDS)}")
+    text = resources.files("engine.spec").joinpath(f"metaschema/{kind}.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    schema = metaschema(kind)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    # For oneOf/anyOf, the most specific sub-error reads better than "is not valid under any".
+    if error.context:
+        return jsonschema.exceptions.best_match(error.context) or error
+    return error
+
+
+def validate_document(doc: SpecDocument) -> list[MetadataError]:
+    """Every metaschema violation of ``doc``, each with its path and line."""
+    errors = []
+    for err in sorted(_validator(doc.kind).iter_errors(doc.data), key=lambda e: list(e.absolute_path)):
+        err = _best(err)
+        path = tuple(err.absolute_path)
+        message = err.message
+        if err.validator == "pattern" and path and path[-1] in ("entity", "name", "extends"):
+            message = (f"{err.instance!r} is not a valid identifier (lower case letter, then "
+                       "lower case letters, digits or _; at most 63 characters)")
+        errors.append(doc.error(path, message, code="schema"))
+    return errors

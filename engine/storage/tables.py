@@ -1,0 +1,212 @@
+"""SQLAlchemy Core tables built from the compiled model, plus Loom's own tables.
+
+Every entity table has the same standard columns (id, created_at, updated_at,
+created_by, updated_by, owner, version) followed by one column per stored field.
+Every constraint and index is named through :data:`NAMING_CONVENTION`, so plans
+and migrations can refer to them on any database.
+
+Builds ``Table`` objects only; never connects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import sqlalchemy as sa
+
+from engine.model import CompiledModel, Entity, Field
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Loom's own tables. Entity names may not start with ``loom_``.
+USERS = "loom_users"
+SCHEMA_VERSIONS = "loom_schema_versions"
+AUDIT = "loom_audit"
+OUTBOX = "loom_outbox"
+AUTONUMBER = "loom_autonumber"
+ARCHIVE = "loom_archive"
+SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE)
+
+#: ``on_delete`` of a relation -> the SQL action.
+ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not BIGINT.
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _id_column() -> sa.Column:
+    return sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True)
+
+
+def system_tables(metadata: sa.MetaData) -> None:
+    """Add Loom's own tables to ``metadata``."""
+    sa.Table(
+        USERS, metadata, _id_column(),
+        sa.Column("username", sa.String(150), nullable=False, unique=True),
+        sa.Column("email", sa.String(254), nullable=True),
+        sa.Column("display_name", sa.String(255), nullable=False, server_default=""),
+        sa.Column("active", sa.Boolean(create_constraint=False), nullable=False,
+                  server_default=sa.true()),
+        sa.Column("lang", sa.String(10), nullable=False, server_default="en"),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+    sa.Table(
+        SCHEMA_VERSIONS, metadata, _id_column(),
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("applied_at", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(255), nullable=False),
+        sa.Column("plan", sa.Text(), nullable=False),
+        sa.Column("specs", sa.JSON(), nullable=False),
+    )
+    sa.Table(
+        AUDIT, metadata, _id_column(),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor_id", sa.BigInteger(), nullable=True),
+        sa.Column("entity", sa.String(63), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        # {field: [old, new]} for every field the change touched.
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Index(None, "entity", "record_id"),
+    )
+    sa.Table(
+        OUTBOX, metadata, _id_column(),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("event", sa.String(32), nullable=False),
+        sa.Column("entity", sa.String(63), nullable=False),
+        # One record id, or several for a bulk event (record_ids).
+        sa.Column("record_id", sa.BigInteger(), nullable=True),
+        sa.Column("record_ids", sa.JSON(), nullable=True),
+        sa.Column("actor_id", sa.BigInteger(), nullable=True),
+        sa.Column("model_version", sa.String(64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Index(None, "delivered_at", "id"),
+    )
+    sa.Table(
+        AUTONUMBER, metadata,
+        sa.Column("entity", sa.String(63), primary_key=True),
+        sa.Column("field", sa.String(63), primary_key=True),
+        # The format with its date placeholders filled: one gap-free sequence each.
+        sa.Column("scope", sa.String(128), primary_key=True),
+        sa.Column("last_value", sa.BigInteger(), nullable=False),
+    )
+    sa.Table(
+        ARCHIVE, metadata, _id_column(),
+        sa.Column("entity", sa.String(63), nullable=False),
+        sa.Column("field", sa.String(63), nullable=True),  # null: the whole entity was dropped
+        sa.Column("archive_table", sa.String(63), nullable=False),
+        sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.Column("dropped_at", sa.DateTime(), nullable=False),
+        sa.Column("restored_at", sa.DateTime(), nullable=True),
+        sa.Column("purged_at", sa.DateTime(), nullable=True),
+    )
+
+
+def _user_fk() -> sa.ForeignKey:
+    return sa.ForeignKey(f"{USERS}.id", ondelete="SET NULL")
+
+
+def field_column(entity: Entity, field: Field) -> sa.Column:
+    """The column of one stored field (also used by migrations to add it)."""
+    ftype = field.type
+    args: list = []
+    if field.type_name == "relation":
+        args.append(sa.ForeignKey(f"{field.target}.id", ondelete=ON_DELETE_SQL[field.on_delete or "set_null"]))
+    elif field.type_name == "user":
+        args.append(_user_fk())
+    return sa.Column(field.name, ftype.column_type(field), *args,
+                     nullable=not field.required or field.computed,
+                     unique=field.unique or None, index=(field.indexed and not field.unique) or None)
+
+
+def entity_table(metadata: sa.MetaData, entity: Entity) -> sa.Table:
+    """The Core table of ``entity`` in ``metadata``."""
+    columns = [
+        _id_column(),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_by", sa.BigInteger(), _user_fk(), nullable=True),
+        sa.Column("updated_by", sa.BigInteger(), _user_fk(), nullable=True),
+        sa.Column("owner", sa.BigInteger(), _user_fk(), nullable=True, index=True),
+        sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    ]
+    columns += [field_column(entity, f) for f in entity.fields if f.stored]
+    extras = [sa.Index(ix.name, *ix.fields, unique=ix.unique) for ix in entity.indexes]
+    return sa.Table(entity.table_name, metadata, *columns, *extras)
+
+
+def link_table(metadata: sa.MetaData, entity: Entity, field: Field) -> sa.Table:
+    """The generated table of a many-to-many field: (source_id, target_id)."""
+    return sa.Table(
+        entity.link_table_name(field), metadata,
+        sa.Column("source_id", sa.BigInteger(), sa.ForeignKey(f"{entity.table_name}.id",
+                  ondelete="CASCADE"), primary_key=True),
+        sa.Column("target_id", sa.BigInteger(), sa.ForeignKey(f"{field.target}.id",
+                  ondelete="CASCADE"), primary_key=True, index=True),
+    )
+
+
+@dataclass(frozen=True)
+class ModelTables:
+    """Every table of a compiled model, in one MetaData."""
+
+    metadata: sa.MetaData
+    entities: Mapping[str, sa.Table]
+    links: Mapping[tuple[str, str], sa.Table]
+
+    def entity(self, name: str) -> sa.Table:
+        return self.entities[name]
+
+    def link(self, entity: str, field: str) -> sa.Table:
+        return self.links[(entity, field)]
+
+    def system(self, name: str) -> sa.Table:
+        return self.metadata.tables[name]
+
+    @property
+    def users(self) -> sa.Table:
+        return self.metadata.tables[USERS]
+
+    @property
+    def audit(self) -> sa.Table:
+        return self.metadata.tables[AUDIT]
+
+    @property
+    def outbox(self) -> sa.Table:
+        return self.metadata.tables[OUTBOX]
+
+    @property
+    def autonumber(self) -> sa.Table:
+        return self.metadata.tables[AUTONUMBER]
+
+    @property
+    def schema_versions(self) -> sa.Table:
+        return self.metadata.tables[SCHEMA_VERSIONS]
+
+    @property
+    def archive(self) -> sa.Table:
+        return self.metadata.tables[ARCHIVE]
+
+
+def build_tables(model: CompiledModel) -> ModelTables:
+    """All tables for ``model``: Loom's own, one per entity, one per many-to-many field."""
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    system_tables(metadata)
+    entities = {name: entity_table(metadata, e) for name, e in model.entities.items()}
+    links = {}
+    for entity in model.entities.values():
+        for f in entity.fields:
+            if f.type_name == "many_to_many":
+                links[(entity.name, f.name)] = link_table(metadata, entity, f)
+    return ModelTables(metadata, MappingProxyType(entities), MappingProxyType(links))
