@@ -11,7 +11,7 @@ No database access and no Flask here.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Mapping
 
 import sqlalchemy as sa
 
@@ -47,6 +47,30 @@ class FieldType:
     #: Whether min/max or min_length/max_length/pattern apply.
     numeric: ClassVar[bool] = False
     textual: ClassVar[bool] = False
+    #: False for values a literal or expression default makes no sense for.
+    accepts_default: ClassVar[bool] = True
+    #: True for ids other tables are joined and filtered on: indexed without asking.
+    indexed_by_default: ClassVar[bool] = False
+    #: False where the column can't carry a B-tree index or unique constraint on
+    #: every database (JSON columns, link tables).
+    indexable: ClassVar[bool] = True
+    #: True when values are unique whatever the metadata says (autonumber).
+    always_unique: ClassVar[bool] = False
+    #: True for types that make a good record title; the first such field of an
+    #: entity is its display field unless the metadata names one.
+    titles: ClassVar[bool] = False
+
+    # -- metadata ------------------------------------------------------------
+    def spec_defaults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Keys this type fills in when a field spec leaves them out."""
+        return {}
+
+    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Yield ``(key, message)`` for each type-specific mistake in a field spec.
+
+        ``spec`` has the preset merged in and only keys the type accepts.
+        """
+        return iter(())
 
     # -- storage -----------------------------------------------------------
     def column_type(self, field: Field) -> sa.types.TypeEngine:

@@ -50,6 +50,7 @@ class SelectType(FieldType):
 class MultiSelectType(FieldType):
     name = "multiselect"
     widget = "multiselect"
+    indexable = False  # a JSON column
     keys = frozenset({"options"})
     required_keys = frozenset({"options"})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import sqlalchemy as sa
 
@@ -15,6 +15,10 @@ AUTONUMBER_TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|seq(?::(\d{1,2}))?)\}")
 #: Types a formula may return.
 FORMULA_RETURNS = ("string", "integer", "decimal", "money", "percent", "boolean", "date",
                    "datetime")
+#: Placeholders an autonumber format may use, for messages.
+AUTONUMBER_PLACEHOLDERS = "{YYYY}, {YY}, {MM}, {DD}, {seq}, {seq:N}"
+#: Longest value an autonumber column holds.
+AUTONUMBER_LENGTH = 64
 
 
 @register
@@ -24,9 +28,23 @@ class AutonumberType(FieldType):
     keys = frozenset({"format"})
     required_keys = frozenset({"format"})
     computed = True
+    accepts_default = False
+    always_unique = True
+    titles = True
+
+    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        fmt = spec.get("format")
+        if not isinstance(fmt, str):
+            return
+        tokens = AUTONUMBER_TOKEN.findall(fmt)
+        if sum(1 for t in tokens if t[0].startswith("seq")) != 1:
+            yield ("format", "an autonumber format needs exactly one {seq} or {seq:N} placeholder")
+        stray = AUTONUMBER_TOKEN.sub("", fmt)
+        if "{" in stray or "}" in stray:
+            yield ("format", f"unknown placeholder in format; known: {AUTONUMBER_PLACEHOLDERS}")
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
-        return sa.String(64)
+        return sa.String(AUTONUMBER_LENGTH)
 
     def coerce(self, field: Field, value: Any) -> Any:
         if not isinstance(value, str):
@@ -47,6 +65,17 @@ class FormulaType(FieldType):
     keys = frozenset({"expr", "returns", "precision", "scale", "currency"})
     required_keys = frozenset({"expr", "returns"})
     computed = True
+    accepts_default = False
+
+    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        returns = spec.get("returns")
+        if returns not in registry:
+            return  # the metaschema reports it
+        result = registry.get(returns)
+        for key in ("precision", "scale", "currency"):
+            if key in spec and key not in result.keys:
+                yield (key, f"key {key!r} does not apply to a formula returning {returns!r}")
+        yield from result.spec_problems(spec)
 
     @staticmethod
     def result_type(field: Field) -> FieldType:

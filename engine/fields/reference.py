@@ -7,7 +7,7 @@ only say what the values look like.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import sqlalchemy as sa
 
@@ -16,6 +16,8 @@ from engine.model import Field
 
 #: ``on_delete`` values a relation may declare.
 ON_DELETE = ("restrict", "set_null", "cascade")
+#: Largest id a BIGINT column holds.
+MAX_ID = 2**63 - 1
 
 
 def coerce_id(value: Any) -> int:
@@ -24,10 +26,10 @@ def coerce_id(value: Any) -> int:
         value = value["id"]
     if isinstance(value, bool):
         raise FieldValueError("type", "must be a record id", "必须是记录 ID")
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, str) and len(value) <= 40 and re.fullmatch(r"\s*[0-9]+\s*", value):
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= MAX_ID:
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value) and int(value) > 0:
-        return int(value)
     raise FieldValueError("type", "must be a record id", "必须是记录 ID")
 
 
@@ -37,6 +39,16 @@ class RelationType(FieldType):
     widget = "relation"
     keys = frozenset({"target", "on_delete", "inverse"})
     required_keys = frozenset({"target"})
+    indexed_by_default = True
+
+    def spec_defaults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        # A required relation can't be emptied, so deleting its target is refused.
+        return {"on_delete": "restrict" if spec.get("required") else "set_null"}
+
+    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if spec.get("required") and spec.get("on_delete") == "set_null":
+            yield ("on_delete", "a required relation cannot use on_delete: set_null "
+                   "(use restrict or cascade)")
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         return sa.BigInteger()
@@ -58,6 +70,8 @@ class ManyToManyType(FieldType):
     keys = frozenset({"target", "inverse"})
     required_keys = frozenset({"target"})
     has_column = False
+    accepts_default = False
+    indexable = False
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         # Stored in a generated link table: both ends are ids.
@@ -83,6 +97,7 @@ class ManyToManyType(FieldType):
 class UserType(FieldType):
     name = "user"
     widget = "user"
+    indexed_by_default = True
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         return sa.BigInteger()

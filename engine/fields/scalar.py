@@ -1,12 +1,11 @@
-"""Scalar field types: text, numbers, booleans, dates, contact strings, JSON."""
+"""Scalar field types: text, numbers, booleans, contact strings, JSON (dates: ``temporal``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import sqlalchemy as sa
 
@@ -28,6 +27,13 @@ DEFAULT_CURRENCY = "CNY"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{3,30}$")
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+#: A decimal number written as a string in the API (``"1234.50"``).
+DECIMAL_PATTERN = r"^\s*[-+]?[0-9]+(\.[0-9]+)?\s*$"
+#: An optionally signed whole number in ASCII digits (``\d`` would accept other scripts' digits).
+INTEGER_RE = re.compile(r"\s*[-+]?[0-9]+\s*")
+#: Longest digit string parsed as a number. Python refuses to parse much longer
+#: ones (CVE-2020-10735 limit) and no column holds them anyway.
+MAX_NUMBER_CHARS = 100
 
 
 def _type_error(expected_en: str, expected_zh: str) -> FieldValueError:
@@ -48,7 +54,14 @@ class _Textual(FieldType):
     def coerce(self, field: Field, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
             raise _type_error("text", "文本")
-        return value if isinstance(value, str) else str(value)
+        if isinstance(value, float) and value.is_integer():
+            # A phone number or code read from a spreadsheet cell arrives as 13800138000.0.
+            value = int(value)
+        text = value if isinstance(value, str) else str(value)
+        if "\x00" in text:
+            # PostgreSQL refuses NUL in text; refuse it here with a message, not a 500.
+            raise FieldValueError("nul", "must not contain NUL characters", "不能包含 NUL 字符")
+        return text
 
     def check(self, field: Field, value: Any) -> Iterator[FieldValueError]:
         limit = self.max_len(field)
@@ -81,6 +94,7 @@ class _Textual(FieldType):
 @register
 class StringType(_Textual):
     name = "string"
+    titles = True
 
 
 @register
@@ -180,7 +194,7 @@ class IntegerType(_Number):
             result = int(value)
         elif isinstance(value, Decimal) and value == value.to_integral_value():
             result = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        elif isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS and INTEGER_RE.fullmatch(value):
             result = int(value)
         else:
             raise _type_error("a whole number", "整数")
@@ -234,7 +248,7 @@ class DecimalType(_Number):
                 number = Decimal(repr(value))
             elif isinstance(value, (int, Decimal)):
                 number = Decimal(value)
-            elif isinstance(value, str):
+            elif isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS:
                 number = Decimal(value.strip().replace(",", ""))
             else:
                 raise InvalidOperation
@@ -243,16 +257,26 @@ class DecimalType(_Number):
         if not number.is_finite():
             raise _type_error("a finite number", "有限数字")
         precision, scale = self.dims(field)
-        exponent = number.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > scale:
-            if number != number.quantize(Decimal(1).scaleb(-scale)):
-                raise FieldValueError("scale", f"must have at most {scale} decimal places",
-                                      f"最多 {scale} 位小数")
-        number = number.quantize(Decimal(1).scaleb(-scale))
-        if len(number.as_tuple().digits) > precision and number != 0:
+        # Trap: check the magnitude before quantize(), which raises InvalidOperation
+        # itself once the result needs more digits than the decimal context holds.
+        if number != 0 and number.adjusted() >= precision - scale:
             raise FieldValueError("precision", f"must have at most {precision - scale} digits "
                                   "before the decimal point", f"整数部分最多 {precision - scale} 位")
-        return number
+        step = Decimal(1).scaleb(-scale)
+        if number != 0 and number.adjusted() < -scale:
+            raise FieldValueError("scale", f"must have at most {scale} decimal places",
+                                  f"最多 {scale} 位小数")
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > scale and number != number.quantize(step):
+            raise FieldValueError("scale", f"must have at most {scale} decimal places",
+                                  f"最多 {scale} 位小数")
+        return number.quantize(step)
+
+    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        precision = spec.get("precision", self.defaults[0])
+        scale = spec.get("scale", self.defaults[1])
+        if isinstance(precision, int) and isinstance(scale, int) and scale > precision:
+            yield ("scale", f"scale {scale} is greater than precision {precision}")
 
     def check(self, field: Field, value: Any) -> Iterator[FieldValueError]:
         yield from super().check(field, value)
@@ -273,8 +297,17 @@ class DecimalType(_Number):
 
     def json_schema(self, field: Field) -> dict[str, Any]:
         precision, scale = self.dims(field)
-        return {"type": ["number", "string"], "format": "decimal",
-                "x-precision": precision, "x-scale": scale, **super().json_schema(field)}
+        # Bounds are Decimals in the model; JSON Schema wants plain numbers.
+        bounds = {k: _json_number(v) for k, v in super().json_schema(field).items()}
+        # Sent as a string to keep every digit; the pattern applies to strings only.
+        return {"type": ["number", "string"], "format": "decimal", "pattern": DECIMAL_PATTERN,
+                "x-precision": precision, "x-scale": scale, **bounds}
+
+
+def _json_number(value: Any) -> int | float:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 @register
@@ -310,6 +343,9 @@ class BooleanType(FieldType):
     def coerce(self, field: Field, value: Any) -> Any:
         if isinstance(value, bool):
             return value
+        if isinstance(value, int) and value in (0, 1):
+            # JSON clients and spreadsheets send 1 and 0.
+            return bool(value)
         if isinstance(value, str) and value.strip().lower() in self.TRUE:
             return True
         if isinstance(value, str) and value.strip().lower() in self.FALSE:
@@ -326,95 +362,11 @@ class BooleanType(FieldType):
         return {"type": "boolean"}
 
 
-UTC = dt.timezone.utc
-
-
-@register
-class DateType(_Number):
-    name = "date"
-    widget = "date"
-    numeric = False
-
-    def column_type(self, field: Field) -> sa.types.TypeEngine:
-        return sa.Date()
-
-    def coerce(self, field: Field, value: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value.strip()[:10])
-            except ValueError:
-                pass
-        raise _type_error("a date (YYYY-MM-DD)", "日期（YYYY-MM-DD）")
-
-    def cel_type(self, field: Field) -> str:
-        return "timestamp"
-
-    def to_cel(self, field: Field, value: Any) -> Any:
-        return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-    def to_json(self, field: Field, value: Any) -> Any:
-        return None if value is None else value.isoformat()
-
-    def json_schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "format": "date"}
-
-
-@register
-class DateTimeType(_Number):
-    name = "datetime"
-    widget = "datetime"
-    numeric = False
-    widens_from = frozenset({"date"})
-
-    def column_type(self, field: Field) -> sa.types.TypeEngine:
-        # Stored as naive UTC on every database; aware in Python.
-        return sa.DateTime(timezone=False)
-
-    def from_db(self, field: Field, value: Any) -> Any:
-        if isinstance(value, dt.datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-    def to_db(self, field: Field, value: Any) -> Any:
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def coerce(self, field: Field, value: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            result = value
-        elif isinstance(value, dt.date):
-            result = dt.datetime(value.year, value.month, value.day)
-        elif isinstance(value, str):
-            text = value.strip().replace("Z", "+00:00")
-            try:
-                result = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise _type_error("a date and time (ISO 8601)", "日期时间（ISO 8601）") from None
-        else:
-            raise _type_error("a date and time (ISO 8601)", "日期时间（ISO 8601）")
-        if result.tzinfo is None:
-            result = result.replace(tzinfo=UTC)
-        return result.astimezone(UTC)
-
-    def cel_type(self, field: Field) -> str:
-        return "timestamp"
-
-    def to_json(self, field: Field, value: Any) -> Any:
-        return None if value is None else value.isoformat()
-
-    def json_schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "format": "date-time"}
-
-
 @register
 class JsonType(FieldType):
     name = "json"
     widget = "json"
+    indexable = False
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         return sa.JSON()
@@ -422,7 +374,7 @@ class JsonType(FieldType):
     def coerce(self, field: Field, value: Any) -> Any:
         try:
             encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise _type_error("JSON", "JSON") from None
         if len(encoded) > MAX_JSON_CHARS:
             raise FieldValueError("max_length", f"must be at most {MAX_JSON_CHARS} characters "

@@ -113,9 +113,15 @@ def _clean_error(raw: str) -> ExpressionError:
     return ExpressionError(text)
 
 
-#: CEL result type names, as Loom checks them (``bool`` for conditions).
 def _type_name(t: "cel.Type") -> str:
-    return t.name().lower()
+    """CEL's ``LIST<STRING>`` -> ``list(string)``: the signatures field types use."""
+    name = t.name().lower().replace("<", "(").replace(">", ")")
+    return re.sub(r",\s*", ", ", name)
+
+
+#: Result types of a failed evaluation. cel-expr-python returns these as values
+#: (an unbound variable, a division by zero...) instead of raising.
+_FAILED = frozenset({"ERROR", "UNKNOWN"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,9 +134,18 @@ class Expression:
     variables: frozenset[str]
 
     def evaluate(self, bindings: Mapping[str, Any]) -> Any:
+        """The value of the expression, or :data:`UNKNOWN`.
+
+        A binding of ``None`` counts as unbound. Trap: cel-expr-python does not
+        raise for an unbound variable or a runtime error; it returns an error
+        *value* whose ``value()`` is the message string, which is truthy.
+        """
         try:
-            return self.program.eval(data=bindings).value()
-        except Exception:  # noqa: BLE001 - CEL reports unbound values and runtime errors alike
+            result = self.program.eval(data=bindings)
+            if result.type().name() in _FAILED:
+                return UNKNOWN
+            return result.plain_value()
+        except Exception:  # noqa: BLE001 - bad binding types are reported as exceptions
             return UNKNOWN
 
     def holds(self, bindings: Mapping[str, Any]) -> bool | None:
@@ -171,7 +186,10 @@ class Environment:
         try:
             program = self._env.compile(source)
         except RuntimeError as exc:
-            raise _clean_error(str(exc)) from None
+            error = _clean_error(str(exc))
+            if _MIXED_NUMBERS.search(error.message):
+                error = ExpressionError(error.message + _MIXED_NUMBERS_HINT, error.column)
+            raise error from None
         result = _type_name(program.return_type())
         if expect is not None and not _assignable(expect, result):
             raise ExpressionError(f"expression has type {result}, expected {expect}")
@@ -179,12 +197,23 @@ class Environment:
         return Expression(source=source, program=program, result_type=result, variables=used)
 
 
+#: CEL never mixes int and double in one operation; decimal, money and percent
+#: fields are doubles, so ``amount > 100`` fails where ``amount > 100.0`` works.
+_MIXED_NUMBERS = re.compile(r"applied to '\((?:double, int|int, double)\)'")
+_MIXED_NUMBERS_HINT = (" (CEL does not mix int and double: decimal, money and percent fields are "
+                       "double, so write a number with a decimal point, e.g. 100.0, not 100)")
+
+
 def _strip_strings(source: str) -> str:
     return re.sub(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"", "''", source)
 
 
 def _assignable(expected: str, actual: str) -> bool:
-    if actual in ("dyn", expected):
+    expected, actual = expected.replace(" ", ""), actual.replace(" ", "")
+    if actual in ("dyn", expected) or expected == "dyn":
+        return True
+    # A list literal's element type may be dyn (``[]``) where list(string) is expected.
+    if expected.startswith("list(") and actual == "list(dyn)":
         return True
     # An int literal where a double is expected (``default: {expr: "0"}``) converts.
     return expected == "double" and actual in ("int", "uint")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -25,6 +26,9 @@ from engine.spec.errors import MetadataError
 SUFFIXES = (".yaml", ".yml", ".json")
 #: Top-level keys that tell a document's kind, in the order they are tried.
 KINDS = ("entity", "extends", "presets")
+#: Most YAML nodes one file may expand to. Aliases can make a small file expand
+#: exponentially ("billion laughs"); metadata never needs this many.
+MAX_NODES = 200_000
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,42 @@ class MetadataSource(Protocol):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose only change is refusing duplicate keys (see ``_to_python``)."""
+    """SafeLoader reading plain scalars the YAML 1.2 way (see ``_RESOLVERS``).
+
+    Duplicate keys are refused by ``_to_python``, not here.
+    """
+
+    yaml_implicit_resolvers: dict = {}
+
+
+class _TooLarge(Exception):
+    """The document expands to more than :data:`MAX_NODES` nodes."""
+
+
+#: Plain scalars that are not text. YAML 1.1 (PyYAML's default) also reads
+#: ``no``/``on`` as booleans, ``2024-01-01`` as a date object and ``0755`` as
+#: octal, which would turn option values, date bounds and phone prefixes into
+#: the wrong type; here those stay text, as in YAML 1.2 and JSON.
+_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float",
+     r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", ["<"]),
+)
+for _tag, _pattern, _first in _RESOLVERS:
+    _LineLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
 def _to_python(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[str | int, ...],
                lines: dict[tuple[str | int, ...], int], errors: list[MetadataError],
-               file: str) -> Any:
+               file: str, budget: list[int] | None = None) -> Any:
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -78,24 +112,64 @@ def _to_python(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[str | int, 
                 errors.append(MetadataError(file, path + (key,), f"duplicate key {key!r}",
                                             key_node.start_mark.line + 1, "duplicate"))
                 continue
-            result[key] = _to_python(loader, value_node, path + (key,), lines, errors, file)
+            result[key] = _to_python(loader, value_node, path + (key,), lines, errors, file, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(loader, item, path + (i,), lines, errors, file)
+        return [_to_python(loader, item, path + (i,), lines, errors, file, budget)
                 for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
+def _keep_first(file: str, errors: list[MetadataError]):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                errors.append(MetadataError(file, (), f"duplicate key {key!r}", None, "duplicate"))
+                continue
+            result[key] = value
+        return result
+    return hook
+
+
+def _parse_json(text: str, file: str, errors: list[MetadataError]) -> tuple[Any, dict]:
+    """The data comes from ``json`` (YAML 1.1 would read ``1e5`` as text); YAML adds lines."""
+    duplicates: list[MetadataError] = []
+    try:
+        data = json.loads(text, object_pairs_hook=_keep_first(file, duplicates))
+    except json.JSONDecodeError as exc:
+        errors.append(MetadataError(file, (), f"invalid JSON: {exc.msg}", exc.lineno, "syntax"))
+        return None, {}
+    except RecursionError:
+        errors.append(MetadataError(file, (), "invalid JSON: nested too deeply", None, "syntax"))
+        return None, {}
+    # Raw tabs can only be whitespace in valid JSON (never inside a string) and
+    # YAML refuses them as indentation: spaces keep every line where it was.
+    yaml_errors: list[MetadataError] = []
+    _, lines = _parse_yaml(text.replace("\t", " "), file, yaml_errors)
+    if any(e.code == "syntax" for e in yaml_errors):
+        errors.extend(duplicates)
+        return data, {}
+    # The same duplicates, with their path and line.
+    errors.extend(e for e in yaml_errors if e.code == "duplicate")
+    return data, lines
+
+
 def parse_text(text: str, file: str, errors: list[MetadataError]) -> tuple[Any, dict]:
-    """Parse YAML (JSON is YAML too) keeping lines; append errors, never raise."""
-    lines: dict[tuple[str | int, ...], int] = {}
+    """Parse YAML or JSON (by the file's ending) keeping lines; append errors, never raise."""
     if file.endswith(".json"):
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append(MetadataError(file, (), f"invalid JSON: {exc.msg}", exc.lineno, "syntax"))
-            return None, lines
-    loader = _LineLoader(text)
+        return _parse_json(text, file, errors)
+    return _parse_yaml(text, file, errors)
+
+
+def _parse_yaml(text: str, file: str, errors: list[MetadataError]) -> tuple[Any, dict]:
+    lines: dict[tuple[str | int, ...], int] = {}
+    try:
+        # The reader already refuses control characters when it is built.
+        loader = _LineLoader(text)
+    except yaml.YAMLError as exc:
+        errors.append(MetadataError(file, (), f"invalid YAML: {exc}", None, "syntax"))
+        return None, lines
     try:
         node = loader.get_single_node()
         if node is None:
@@ -104,9 +178,22 @@ def parse_text(text: str, file: str, errors: list[MetadataError]) -> tuple[Any, 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        errors.append(MetadataError(file, (), f"invalid YAML: {exc.problem or exc}", line, "syntax"))
+        context = ""
+        if exc.context and exc.context_mark is not None:
+            context = f"{exc.context} (line {exc.context_mark.line + 1}): "
+        errors.append(MetadataError(file, (), f"invalid YAML: {context}{exc.problem or exc}", line,
+                                    "syntax"))
         return None, lines
     except yaml.YAMLError as exc:
+        errors.append(MetadataError(file, (), f"invalid YAML: {exc}", None, "syntax"))
+        return None, lines
+    except (_TooLarge, RecursionError):
+        errors.append(MetadataError(file, (), "invalid YAML: the document is nested too deeply or "
+                                    f"expands to more than {MAX_NODES} values (aliases?)", None,
+                                    "syntax"))
+        return None, lines
+    except (ValueError, TypeError, OverflowError) as exc:
+        # A scalar the constructor can't build (e.g. an out-of-range number).
         errors.append(MetadataError(file, (), f"invalid YAML: {exc}", None, "syntax"))
         return None, lines
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import lru_cache
 from importlib import resources
@@ -37,12 +38,37 @@ def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
+def suggest(word: str, known: "list[str] | set[str] | frozenset[str]") -> str:
+    """`` (did you mean 'label'?)`` when ``word`` looks like a typo of a known name, else ``""``."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_keys(err: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    """One ``(key, message)`` per key an ``additionalProperties: false`` refused."""
+    if not isinstance(err.instance, dict):
+        return []
+    known = set(err.schema.get("properties", {}))
+    return [(key, f"unknown key {key!r}{suggest(key, known)}; known: {', '.join(sorted(known))}")
+            for key in sorted(err.instance) if key not in known]
+
+
+def _sort_key(err: jsonschema.ValidationError) -> list[str]:
+    return [str(p) for p in err.absolute_path]
+
+
 def validate_document(doc: SpecDocument) -> list[MetadataError]:
     """Every metaschema violation of ``doc``, each with its path and line."""
     errors = []
-    for err in sorted(_validator(doc.kind).iter_errors(doc.data), key=lambda e: list(e.absolute_path)):
+    for err in sorted(_validator(doc.kind).iter_errors(doc.data), key=_sort_key):
         err = _best(err)
         path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties" and err.schema.get("properties"):
+            unknown = _unknown_keys(err)
+            if unknown:
+                errors.extend(doc.error(path + (key,), message, code="schema")
+                              for key, message in unknown)
+                continue
         message = err.message
         if err.validator == "pattern" and path and path[-1] in ("entity", "name", "extends"):
             message = (f"{err.instance!r} is not a valid identifier (lower case letter, then "

@@ -18,6 +18,12 @@ trailing transaction trigger true union unique update user using values variadic
 when where window with without
 """.split())
 
+#: Words CEL reserves: a field with one of these names could not be used in an expression.
+CEL_RESERVED = frozenset("""
+as break const continue else false for function if import in let loop namespace null package
+return true var void while
+""".split())
+
 #: Names a field may not take because every table already has them.
 FIELD_RESERVED = frozenset(STANDARD_COLUMNS)
 
@@ -35,4 +41,6 @@ def identifier_problem(name: str, *, kind: str) -> str | None:
         return f"entity name {name!r} may not start with {SYSTEM_PREFIX!r} (kept for Loom's tables)"
     if kind == "field" and name in FIELD_RESERVED:
         return f"field name {name!r} clashes with a standard column ({', '.join(STANDARD_COLUMNS)})"
+    if kind == "field" and name in CEL_RESERVED:
+        return f"field name {name!r} is a reserved word of CEL, the expression language"
     return None

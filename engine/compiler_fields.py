@@ -1,0 +1,294 @@
+"""Compile one field spec: merge its preset, resolve its type, check its keys, type its CEL.
+
+Part of :mod:`engine.compiler`; errors are appended to the list it passes, never
+raised. Anything that depends on a field's type is asked of the type object
+(``keys``, ``spec_problems``, ``accepts_default``...): no branching on type names.
+
+Pure: no database, no Flask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from engine.fields import FieldValueError, registry
+from engine.model import Field, Inverse, Option, Preset, Source, Text
+from engine.rules import Environment, Expression, ExpressionError
+from engine.spec.errors import MetadataError
+from engine.spec.loader import SpecDocument
+from engine.spec.metaschema import suggest
+
+#: Keys every field accepts whatever its type.
+COMMON_FIELD_KEYS = frozenset({
+    "name", "type", "preset", "label", "help", "required", "unique", "indexed", "read_only",
+    "default", "visible_if", "required_if", "read_only_if", "renamed_from", "convert",
+})
+
+#: CEL variables every expression may use besides the entity's fields: the standard
+#: columns (see ``engine.model.STANDARD_COLUMNS``) with their CEL types.
+STANDARD_VARIABLES: Mapping[str, str] = MappingProxyType({
+    "id": "int", "created_at": "timestamp", "updated_at": "timestamp", "created_by": "int",
+    "updated_by": "int", "owner": "int", "version": "int",
+})
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy: mappings become MappingProxyType, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The plain (JSON-ready) copy of a :func:`freeze` result."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+def a_type(type_name: str) -> str:
+    """``a select`` / ``an autonumber``: the type name with its article, for messages."""
+    return ("an " if type_name[:1] in "aeiou" else "a ") + type_name
+
+
+def humanize(name: str) -> str:
+    """``account_type`` -> ``Account type``: the label of a field that declares none."""
+    return name.replace("_", " ").strip().capitalize() or name
+
+
+@dataclasses.dataclass
+class Item:
+    """A spec item (field, rule, index) with the document and path it came from."""
+
+    doc: SpecDocument
+    path: tuple[str | int, ...]
+    data: dict[str, Any]
+
+    def error(self, message: str, *sub: str | int, code: str = "invalid") -> MetadataError:
+        return self.doc.error(self.path + tuple(sub), message, code)
+
+    @property
+    def source(self) -> Source:
+        return Source(self.doc.file, self.path, self.doc.line_of(self.path))
+
+    def compile(self, env: Environment, source: str, expect: str | None,
+                errors: list[MetadataError], *path: str | int, note: str = "") -> Expression | None:
+        """Compile a CEL expression of this item; on failure append an error and return None."""
+        try:
+            return env.compile(source, expect=expect)
+        except ExpressionError as exc:
+            where = f" (column {exc.column})" if exc.column else ""
+            errors.append(self.error(f"CEL error{where}: {exc.message}{note}", *path, code="expression"))
+            return None
+
+
+@dataclasses.dataclass
+class FieldDraft:
+    """A field being compiled: its spec with the preset merged in, and where keys came from."""
+
+    item: Item
+    spec: dict[str, Any]
+    preset: str | None = None
+    from_preset: frozenset[str] = frozenset()
+    #: Set once the keys are checked; replaced as expressions and the default compile.
+    field: Field = None  # type: ignore[assignment]
+
+    def error(self, key: str | None, message: str, *sub: str | int, code: str = "invalid") -> MetadataError:
+        """An error about ``key``: at the key when the field gives it, else at its ``preset``."""
+        if key is not None and key in self.item.data:
+            return self.item.error(message, key, *sub, code=code)
+        if key is not None and key in self.from_preset:
+            return self.item.error(f"{message} (from preset {self.preset!r})", "preset", code=code)
+        return self.item.error(message, code=code)
+
+    def where(self, key: str) -> tuple[tuple[str | int, ...], str]:
+        """Sub-path and message note for an expression found under ``key``."""
+        if key in self.item.data:
+            return (key,), ""
+        return ("preset",), f" (from preset {self.preset!r})"
+
+
+def compile_field(entity: str, item: Item, presets: Mapping[str, Preset], broken_presets: set[str],
+                  errors: list[MetadataError]) -> FieldDraft | None:
+    """The field of ``item`` without its expressions and default, or None with errors appended."""
+    before = len(errors)
+    spec = dict(item.data)
+    preset_name = spec.get("preset")
+    from_preset: frozenset[str] = frozenset()
+    if preset_name is not None:
+        if preset_name in broken_presets:
+            return None  # the preset's own error is reported
+        preset = presets.get(preset_name)
+        if preset is None:
+            errors.append(item.error(f"unknown preset {preset_name!r}{suggest(preset_name, set(presets))}; "
+                                     f"known: {', '.join(sorted(presets)) or 'none'}", "preset",
+                                     code="reference"))
+            return None
+        base = thaw(preset.values)
+        from_preset = frozenset(set(base) - set(spec))
+        spec = {**base, **spec}
+    draft = FieldDraft(item, spec, preset_name, from_preset)
+    draft_error = draft.error
+    type_name = spec.get("type")
+    if type_name is None:
+        errors.append(item.error("field has no type: give 'type'" + (
+            f" (preset {preset_name!r} has none)" if preset_name else " or a 'preset' that has one"),
+            code="required"))
+        return None
+    if not isinstance(type_name, str) or type_name not in registry:
+        errors.append(draft_error("type", f"unknown field type {type_name!r}"
+                                  f"{suggest(str(type_name), set(registry.names()))}; known: "
+                                  f"{', '.join(registry.names())}", code="reference"))
+        return None
+    ftype = registry.get(type_name)
+    for key in sorted(set(spec) - COMMON_FIELD_KEYS - ftype.keys):
+        errors.append(draft_error(key, f"key {key!r} does not apply to type {type_name!r}", code="key"))
+    for key in sorted(ftype.required_keys - set(spec)):
+        errors.append(item.error(f"{a_type(type_name)} field needs the key {key!r}", code="required"))
+    if len(errors) > before:
+        return None
+    spec = {**ftype.spec_defaults(spec), **spec}
+    for key, message in ftype.spec_problems(spec):
+        errors.append(draft_error(key, message))
+    options = tuple(Option(str(o["value"]), Text.of(o.get("label"), str(o["value"])), o.get("color"))
+                    for o in spec.get("options", ()))
+    seen: set[str] = set()
+    for i, option in enumerate(options):
+        if option.value in seen:
+            errors.append(draft_error("options", f"option {option.value!r} is listed twice", i,
+                                      code="duplicate"))
+        seen.add(option.value)
+    if spec.get("pattern"):
+        try:
+            re.compile(spec["pattern"])
+        except (re.error, RecursionError, OverflowError) as exc:
+            errors.append(draft_error("pattern", f"invalid regular expression: {exc}"))
+    for key in ("unique", "indexed"):
+        if spec.get(key) and not (ftype.has_column and ftype.indexable):
+            errors.append(draft_error(key, f"{a_type(type_name)} field can't be {key}"))
+    convert = spec.get("convert") or {}
+    if convert.get("on_failure") == "default" and spec.get("default") is None:
+        errors.append(draft_error("convert", "convert.on_failure is 'default' but the field has "
+                                  "no default", "on_failure"))
+    inverse = spec.get("inverse")
+    name = spec["name"]
+    field = Field(
+        name=name, type=ftype, label=Text.of(spec.get("label"), humanize(name)),
+        source=item.source, help=Text.of(spec["help"]) if "help" in spec else None,
+        required=bool(spec.get("required", False)),
+        unique=bool(spec.get("unique", False)) or ftype.always_unique,
+        indexed=bool(spec.get("indexed", False)) or ftype.indexed_by_default,
+        read_only=bool(spec.get("read_only", False)) or ftype.computed,
+        min_length=spec.get("min_length"), max_length=spec.get("max_length"),
+        pattern=spec.get("pattern"), options=options, target=spec.get("target"),
+        on_delete=spec.get("on_delete"),
+        inverse=Inverse(inverse["name"], Text.of(inverse.get("label"), humanize(inverse["name"])),
+                        entity, name) if inverse else None,
+        precision=spec.get("precision"), scale=spec.get("scale"), currency=spec.get("currency"),
+        format=spec.get("format"), returns=spec.get("returns"),
+        renamed_from=tuple(dict.fromkeys(_as_tuple(spec.get("renamed_from")))),
+        convert=freeze(convert), preset=preset_name,
+    )
+    draft.spec, draft.field = spec, field
+    _bounds(draft, errors)
+    return None if len(errors) > before else draft
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _bounds(d: FieldDraft, errors: list[MetadataError]) -> None:
+    f, values = d.field, {}
+    for key in ("min", "max"):
+        if key in d.spec:
+            try:
+                values[key] = f.type.coerce(f, d.spec[key])
+            except FieldValueError as exc:
+                errors.append(d.error(key, f"{key} {exc.message.get()}"))
+    if "min" in values and "max" in values and values["min"] > values["max"]:
+        errors.append(d.error("min", f"min is greater than max ({d.spec['min']!r} > "
+                                     f"{d.spec['max']!r})"))
+    if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
+        errors.append(d.error("min_length", "min_length is greater than max_length"))
+    if values:
+        d.field = dataclasses.replace(f, **values)
+
+
+def field_expressions(d: FieldDraft, env: Environment, errors: list[MetadataError]) -> None:
+    """Compile ``expr``, ``default: {expr}`` and the ``*_if`` conditions of a field."""
+    f, spec, changes = d.field, d.spec, {}
+    for key in ("visible_if", "required_if", "read_only_if"):
+        if key in spec:
+            sub, note = d.where(key)
+            changes[key] = d.item.compile(env, spec[key], "bool", errors, *sub, note=note)
+    if "expr" in spec:
+        sub, note = d.where("expr")
+        changes["expr"] = d.item.compile(env, spec["expr"], f.type.cel_type(f), errors, *sub,
+                                         note=note)
+    default = spec.get("default")
+    if _is_expr(default) and f.type.accepts_default:
+        sub, note = d.where("default")
+        changes["default_expr"] = d.item.compile(env, default["expr"], f.type.cel_type(f), errors,
+                                                 *sub, *(("expr",) if sub == ("default",) else ()),
+                                                 note=note)
+    d.field = dataclasses.replace(f, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _is_expr(default: Any) -> bool:
+    return isinstance(default, dict) and set(default) == {"expr"}
+
+
+def field_default(d: FieldDraft, errors: list[MetadataError]) -> None:
+    """Check a literal default against the field's own type and constraints."""
+    f, default = d.field, d.spec.get("default")
+    if default is None:
+        return
+    if not f.type.accepts_default:
+        errors.append(d.error("default", f"{a_type(f.type_name)} field can't have a default"))
+        return
+    if _is_expr(default):
+        return
+    try:
+        value = f.type.coerce(f, default)
+        problems = list(f.type.check(f, value))
+    except FieldValueError as exc:
+        problems = [exc]
+    if problems:
+        errors.append(d.error("default", f"default {default!r} violates its own field: "
+                              f"{problems[0].message.get()}", code="default"))
+        return
+    d.field = dataclasses.replace(f, default=value)
+
+
+def formula_cycles(drafts: Mapping[str, FieldDraft], errors: list[MetadataError]) -> None:
+    """Report each cycle of computed expressions once, naming the fields in it."""
+    graph = {n: sorted(v for v in d.field.expr.variables if v in drafts and drafts[v].field.expr)
+             for n, d in drafts.items() if d.field.expr is not None}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                first = drafts[cycle[0]]
+                errors.append(first.error("expr", "formula cycle: " + " -> ".join(cycle), code="cycle"))
+            elif nxt not in state:
+                visit(nxt, path)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
