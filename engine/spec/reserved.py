@@ -22,7 +22,9 @@ when where window with without
 CEL_RESERVED = frozenset("""
 as break const continue else false for function if import in let loop namespace null package
 return true var void while
-""".split())
+""".split()) | frozenset(
+    # Type names CEL declares as identifiers: a variable of the same name clashes with them.
+    "type int uint double bool string bytes list map dyn null_type".split())
 
 #: Names a field may not take because every table already has them.
 FIELD_RESERVED = frozenset(STANDARD_COLUMNS)
