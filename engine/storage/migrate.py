@@ -1,0 +1,170 @@
+"""Schema migrations: ``loom plan``, ``loom migrate``, ``loom restore``, ``loom purge``.
+
+The public API the CLI calls:
+
+* :func:`plan_migration` diffs the compiled model against the live database
+  (Alembic's ``compare_metadata``) and returns a :class:`Plan`: every step,
+  marked safe or destructive, with previews and blocking problems. It changes
+  nothing (declared renames are tried inside a transaction that is rolled back).
+* :func:`apply_plan` plans again inside one transaction, refuses
+  (:class:`MigrationRefused`, nothing changed) when the plan has problems, has
+  destructive steps without ``allow_destructive=True``, or differs from the
+  plan it was given, then runs every step with Alembic's ``Operations`` and
+  records the version (hash, time, actor, plan text) in ``loom_schema_versions``.
+  Any failure rolls everything back, schema and data, on SQLite and PostgreSQL.
+* :func:`restore`, :func:`purge`, :func:`list_archives`: see :mod:`engine.storage.archive`.
+
+Step kinds (``Step.kind``): ``add_system_table`` (Loom's own tables, created on
+the first migrate; later additions to them are planned like any table),
+``add_entity``, ``add_link`` (a many-to-many link table), ``add_field``,
+``add_index``, ``rename_entity`` / ``rename_field`` (only when declared with
+``renamed_from``; the data stays), ``rename_index``, ``widen`` (safe),
+``retype`` (preview of values that fail to convert; refused if any fail unless
+the field declares ``convert: {on_failure: set_null | default}``, which makes
+it destructive), ``alter_field`` (required or not; a newly required field with
+empty records needs a default, which fills them), ``alter_relation``,
+``drop_index``, and the destructive soft drops ``drop_field``, ``drop_link``,
+``drop_entity`` (values archived first, restorable until purged).
+
+Behaviour worth knowing:
+
+* A required field added to a table that has rows needs a default (a literal,
+  or a CEL default without field variables such as ``today()``); it is written
+  into the existing rows. Optional fields are not back-filled.
+* A plan notes archived values a field declared again could get back:
+  "run `loom restore deal.notes` to bring back 12 archived values".
+* Migrating when nothing differs but the model hash changed (a label edit)
+  records a new version with an empty plan; migrating the applied model again
+  records nothing.
+* SQLite: foreign keys are turned off around the migration transaction (a
+  table recreate would otherwise fire ``ON DELETE`` actions) and
+  ``PRAGMA foreign_key_check`` must come back empty before the commit.
+* Large tables: a retype reads the column into memory to convert it.
+
+Nothing here runs at import time; no Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.model import CompiledModel
+from engine.storage import archive
+from engine.storage.db import Database
+from engine.storage.diff import build_plan
+from engine.storage.plan import (
+    ArchiveNotFound,
+    MigrationError,
+    MigrationRefused,
+    Plan,
+    Step,
+)
+from engine.storage.steps import Runner
+from engine.storage.tables import build_tables
+from engine.storage.versions import record_version
+
+__all__ = ["ArchiveNotFound", "MigrationError", "MigrationRefused", "Plan", "Step",
+           "apply_plan", "list_archives", "plan_migration", "purge", "restore"]
+
+
+@contextmanager
+def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection]:
+    """A connection in one transaction; committed only when ``write`` and no error.
+
+    On SQLite a writing migration runs with ``PRAGMA foreign_keys=OFF``: the
+    pragma is a no-op inside a transaction, so it is set on the raw connection
+    before ``BEGIN`` and set back on after the end, whatever happens.
+    """
+    sqlite = db.dialect == "sqlite"
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection if sqlite else None
+        if sqlite and write:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            if sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+            txn = conn.begin()
+            try:
+                yield conn
+                if sqlite and write:
+                    _check_foreign_keys(conn)
+            except BaseException:
+                txn.rollback()
+                raise
+            if write:
+                txn.commit()
+            else:
+                txn.rollback()
+        finally:
+            if sqlite and write:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(conn: sa.Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        sample = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:5])
+        raise MigrationError(f"the migration would leave {len(broken)} broken references "
+                             f"({sample}); nothing was changed")
+
+
+def plan_migration(db: Database, model: CompiledModel) -> Plan:
+    """What :func:`apply_plan` would do to bring ``db`` to ``model``; changes nothing.
+
+    >>> print(plan_migration(db, model).text())          # doctest: +SKIP
+    """
+    with migration_connection(db, write=False) as conn:
+        plan = build_plan(Runner(conn, model, build_tables(model)))
+    for step in plan.steps:
+        step.run = None  # bound to a connection that is gone
+    return plan
+
+
+def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, actor: str,
+               allow_destructive: bool = False) -> Plan:
+    """Bring ``db`` to ``model`` in one transaction and record the version; the plan applied.
+
+    With ``plan`` (what the user saw), the migration is refused if planning
+    again inside the transaction gives different steps.
+
+    >>> apply_plan(db, model, actor="admin")                          # doctest: +SKIP
+    >>> apply_plan(db, model, plan, actor="admin", allow_destructive=True)  # doctest: +SKIP
+    """
+    with migration_connection(db, write=True) as conn:
+        runner = Runner(conn, model, build_tables(model))
+        fresh = build_plan(runner)
+        if plan is not None and plan.signature() != fresh.signature():
+            raise MigrationRefused("migration refused: the database or the model changed since "
+                                   "this plan was made; run `loom plan` again", fresh)
+        refusal = MigrationRefused.for_plan(fresh, allow_destructive)
+        if refusal is not None:
+            raise refusal
+        for step in fresh.steps:
+            if step.run is not None:
+                step.run(runner)
+        runner.finish()
+        if not fresh.is_empty or fresh.changes_version:
+            record_version(conn, model, fresh.text(), actor)
+    for step in fresh.steps:
+        step.run = None
+    return fresh
+
+
+def restore(db: Database, model: CompiledModel, entity: str, field: str | None, *,
+            actor: str) -> int:
+    """Bring back the archived values of ``entity.field``; how many were restored."""
+    return archive.restore(db, model, entity, field, actor=actor)
+
+
+def purge(db: Database, entity: str, field: str | None = None) -> int:
+    """Delete the archives of ``entity.field`` (all of ``entity``'s); values removed."""
+    return archive.purge(db, entity, field)
+
+
+def list_archives(db: Database) -> list[dict[str, Any]]:
+    """Every archive with its status (archived, restored, purged), oldest first."""
+    return archive.list_archives(db)

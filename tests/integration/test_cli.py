@@ -1,0 +1,172 @@
+"""The `loom` command line: exit codes, messages, and the check -> plan -> migrate flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from click.testing import CliRunner
+
+from engine.cli import main
+
+DEAL = {
+    "entity": "deal",
+    "label": {"en": "Deal", "zh-CN": "商机"},
+    "fields": [
+        {"name": "title", "type": "string", "required": True},
+        {"name": "amount", "type": "money", "min": 0},
+        {"name": "notes", "type": "text"},
+    ],
+}
+
+
+def write(folder: Path, name: str, spec: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+
+    def invoke(*args: str, metadata: Path | None = None, input: str | None = None):
+        base = ["--database", db_url]
+        if metadata is not None:
+            base += ["--metadata", str(metadata)]
+        return runner.invoke(main, base + list(args), input=input, catch_exceptions=False)
+
+    invoke.db_url = db_url
+    return invoke
+
+
+def test_check_accepts_the_shipped_crm(run):
+    result = run("check")
+    assert result.exit_code == 0, result.output
+    assert "ok:" in result.output and "entities" in result.output
+
+
+def test_check_reports_every_error_with_file_line_and_path_and_exits_1(run, tmp_path):
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", {**DEAL, "fields": DEAL["fields"] + [{"name": "x", "type": "moneyy"}]})
+    write(meta, "lead.yaml", {"entity": "lead", "label": "Lead",
+                              "fields": [{"name": "score", "type": "integer", "min": 10, "max": 1}]})
+    result = run("check", metadata=meta)
+    assert result.exit_code == 1
+    assert "deal.yaml" in result.output and "$.fields[3].type" in result.output
+    assert "unknown field type 'moneyy'" in result.output
+    assert "lead.yaml" in result.output and "min is greater than max" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_json_lists_errors(run, tmp_path):
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", {**DEAL, "entity": "order"})
+    result = run("check", "--json", metadata=meta)
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False
+    assert payload["errors"][0]["path"] == "$.entity"
+    assert "reserved" in payload["errors"][0]["message"]
+
+
+def test_plan_then_migrate_then_plan_is_empty(run, tmp_path):
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", DEAL)
+    planned = run("plan", metadata=meta)
+    assert planned.exit_code == 0, planned.output
+    assert "deal" in planned.output
+    migrated = run("migrate", metadata=meta)
+    assert migrated.exit_code == 0, migrated.output
+    engine = sa.create_engine(run.db_url)
+    assert "deal" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+    again = run("plan", "--json", metadata=meta)
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["steps"] == []
+
+
+def test_dropping_a_field_needs_allow_destructive_and_can_be_restored(run, tmp_path):
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    engine = sa.create_engine(run.db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO deal (created_at, updated_at, version, title, notes) "
+                             "VALUES ('2026-01-01', '2026-01-01', 1, 'A', 'keep me')")
+    engine.dispose()
+    without_notes = {**DEAL, "fields": DEAL["fields"][:2]}
+    write(meta, "deal.yaml", without_notes)
+    refused = run("migrate", metadata=meta)
+    assert refused.exit_code == 3
+    assert "destructive" in refused.output.lower()
+    assert run("migrate", "--allow-destructive", metadata=meta).exit_code == 0
+    listed = run("restore", "--list", metadata=meta)
+    assert "notes" in listed.output
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    restored = run("restore", "deal.notes", metadata=meta)
+    assert restored.exit_code == 0, restored.output
+    engine = sa.create_engine(run.db_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT notes FROM deal").scalar() == "keep me"
+    engine.dispose()
+
+
+def test_show_expanded_applies_presets(run):
+    plain = run("show", "deal")
+    assert plain.exit_code == 0
+    expanded = run("show", "deal", "--expanded")
+    assert expanded.exit_code == 0
+    data = json.loads(expanded.stdout)
+    assert data["name"] == "deal"
+    unknown = run("show", "nosuch")
+    assert unknown.exit_code == 2
+    assert "unknown entity 'nosuch'" in unknown.output
+
+
+def test_metaschema_prints_a_json_schema(run):
+    result = run("metaschema", "entity")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["required"] == ["entity", "label", "fields"]
+
+
+def test_a_record_write_with_a_stale_model_is_refused(run, tmp_path):
+    from engine.config import Config, load_model
+    from engine.records import Actor, RecordService
+    from engine.storage.db import Database
+    from engine.storage.versions import ModelOutdated
+
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    write(meta, "deal.yaml", {**DEAL, "fields": DEAL["fields"] + [{"name": "extra", "type": "integer"}]})
+    newer = load_model(Config.from_env(database=run.db_url, metadata=[str(meta)]))
+    db = Database(run.db_url)
+    with pytest.raises(ModelOutdated, match="loom migrate"):
+        RecordService(db, newer).create(Actor.system(), "deal", {"title": "x"})
+    db.dispose()
+    planned = run("plan", metadata=meta)
+    assert "extra" in planned.output
+
+
+def test_demo_checks_migrates_and_seeds(run):
+    result = run("demo", "--scale", "0.01")
+    assert result.exit_code == 0, result.output
+    assert "seeded:" in result.output
+    engine = sa.create_engine(run.db_url)
+    with engine.connect() as conn:
+        accounts = conn.exec_driver_sql("SELECT count(*) FROM account").scalar()
+        versions = conn.exec_driver_sql("SELECT count(*) FROM loom_schema_versions").scalar()
+    engine.dispose()
+    assert accounts > 0
+    assert versions == 1
+    second = run("demo", "--scale", "0.01")
+    assert second.exit_code == 0
+    assert "already present" in second.output
