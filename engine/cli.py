@@ -68,7 +68,9 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ModelOutdated as exc:
             _fail(str(exc), EXIT_REFUSED)
         except _refusals() as exc:
-            _fail(str(exc), EXIT_REFUSED)
+            _fail(str(exc.args[0] if exc.args else exc), EXIT_REFUSED)
+        except KeyError as exc:  # an unknown entity or field named on the command line
+            _fail(str(exc.args[0] if exc.args else exc), 2)
         except sa.exc.OperationalError as exc:
             _fail(f"database error: {str(exc.orig).strip().splitlines()[0]}", EXIT_DATABASE)
         except sa.exc.SQLAlchemyError as exc:
@@ -78,9 +80,9 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _refusals() -> tuple[type[BaseException], ...]:
-    from engine.storage.migrate import MigrationRefused
+    from engine.storage.plan import ArchiveNotFound, MigrationError
 
-    return (MigrationRefused,)
+    return (MigrationError, ArchiveNotFound)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

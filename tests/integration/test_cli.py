@@ -170,3 +170,16 @@ def test_demo_checks_migrates_and_seeds(run):
     second = run("demo", "--scale", "0.01")
     assert second.exit_code == 0
     assert "already present" in second.output
+
+
+def test_unknown_names_and_missing_archives_get_messages_not_tracebacks(run, tmp_path):
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    unknown = run("restore", "deal.nosuch", metadata=meta)
+    assert unknown.exit_code == 2
+    assert "unknown field 'nosuch'" in unknown.output
+    nothing = run("restore", "deal.notes", metadata=meta)
+    assert nothing.exit_code == 3
+    assert "no archived values of deal.notes" in nothing.output
+    assert "Traceback" not in unknown.output + nothing.output
