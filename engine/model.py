@@ -11,6 +11,7 @@ This module must not import SQLAlchemy, CEL or Flask: it only describes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -161,8 +162,10 @@ class Field:
         """True when the field is a column of the entity's own table."""
         return self.type.has_column
 
-    @property
+    @cached_property
     def option_values(self) -> tuple[str, ...]:
+        # Cached: every select check reads it (cached_property writes the instance
+        # __dict__ directly, which a frozen dataclass allows).
         return tuple(o.value for o in self.options)
 
     @property

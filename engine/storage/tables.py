@@ -143,7 +143,9 @@ def entity_table(metadata: sa.MetaData, entity: Entity) -> sa.Table:
     ]
     columns += [field_column(entity, f) for f in entity.fields if f.stored]
     extras = [sa.Index(ix.name, *ix.fields, unique=ix.unique) for ix in entity.indexes]
-    return sa.Table(entity.table_name, metadata, *columns, *extras)
+    # sqlite_autoincrement: never reuse the id of a deleted row (its audit history would
+    # mix with the new record's).
+    return sa.Table(entity.table_name, metadata, *columns, *extras, sqlite_autoincrement=True)
 
 
 def link_table(metadata: sa.MetaData, entity: Entity, field: Field) -> sa.Table:

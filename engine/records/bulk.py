@@ -1,0 +1,148 @@
+"""The bulk-create fast path: the same checks as one create, batched SQL.
+
+Every row goes through the same validation (coercion, defaults, formulas, required,
+rules) as :meth:`RecordService.create`; only then does one write transaction check
+references and unique values for all rows at once, take autonumbers in one block per
+pattern, reserve the ids (so audit rows need no RETURNING round trip) and write each
+batch with executemany: the records, their links, one audit row per record and one
+``records.created`` outbox row per batch. Any problem refuses the whole call.
+
+Per-row Python is kept small: converters and column lists come from the entity plan,
+CEL bindings are only built when the entity has expressions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import sqlalchemy as sa
+
+from engine.permissions import Actor
+from engine.records import audit, autonumber, outbox, reading
+from engine.records.errors import FieldError
+from engine.records.fastinsert import FastInsert
+from engine.records.plan import EntityPlan
+from engine.records.validation import validate_create
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.records.service import RecordService
+
+
+def reserve_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
+    """``count`` new ids for ``table``, in ascending order, in the write transaction."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        # The write transaction holds SQLite's single writer lock (BEGIN IMMEDIATE), so the
+        # ids after the largest one are free; AUTOINCREMENT tables also remember deleted ones.
+        last = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        if table.kwargs.get("sqlite_autoincrement"):
+            seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = ?",
+                                       (table.name,)).scalar()
+            last = max(last, seq or 0)
+        return list(range(last + 1, last + count + 1))
+    if dialect == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        query = sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
+        return sorted(conn.execute(query).scalars())
+    raise NotImplementedError(f"bulk_create does not know how to reserve ids on {dialect}")
+
+
+def create_many(service: "RecordService", actor: Actor, plan: EntityPlan,
+                rows: Sequence[Any], batch_size: int, denied: dict[str, str]) -> list[int]:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError("batch_size must be a positive whole number")
+    if not isinstance(rows, (list, tuple)):
+        rows = list(rows)
+    errors: list[FieldError] = []
+    owner = actor.user_id
+    records = [validate_create(plan, values, owner=owner, denied=denied, errors=errors,
+                               warnings=[], row=i) for i, values in enumerate(rows)]
+    indexes = list(range(len(records)))
+    if errors:  # report reference and unique problems too, then refuse
+        with service.db.read() as conn:
+            service.check_integrity(conn, actor, plan, records, errors, rows=indexes)
+    if not records:
+        return []
+    now, at = service.now()
+    with service.writing() as conn:
+        service.check_integrity(conn, actor, plan, records, errors, rows=indexes)
+        if plan.autonumbers:
+            autonumber.fill(conn, service.tables, plan.name, plan.autonumbers, records, now)
+        writer = _BatchWriter(conn, service, actor, plan, at)
+        ids = reserve_ids(conn, plan.table, len(records))
+        for start in range(0, len(records), batch_size):
+            batch_ids = ids[start:start + batch_size]
+            writer.write(conn, records[start:start + batch_size], batch_ids)
+            service.check_scope(conn, actor, plan, batch_ids, "create")
+            conn.execute(sa.insert(service.tables.outbox), outbox.event(
+                at, outbox.BULK_CREATED, plan.name, actor.user_id, service.model.version,
+                {"count": len(batch_ids)}, record_ids=batch_ids))
+    return ids
+
+
+def json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` without its per-call set-up: the C encoder is made once (2x faster)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return json.dumps
+    encoder = make(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None,
+                   ": ", ", ", False, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+def _compose(first: Callable[[Any], Any] | None, then: Callable[[Any], Any] | None
+             ) -> Callable[[Any], Any] | None:
+    if first is None or then is None:
+        return first or then
+    return lambda value: then(first(value))
+
+
+class _BatchWriter:
+    """Writes batches of validated records: the rows, their links and their audit rows."""
+
+    def __init__(self, conn: sa.Connection, service: "RecordService", actor: Actor,
+                 plan: EntityPlan, at: Any) -> None:
+        user = actor.user_id
+        self.links = plan.links
+        names = [f.name for f in plan.stored] + ["owner"]
+        self.records = FastInsert(conn, plan.table, {
+            "created_at": at, "updated_at": at, "created_by": user, "updated_by": user,
+            "version": 1}, ["id", *names])
+        self.audit = FastInsert(conn, service.tables.audit, {
+            "at": at, "actor_id": user, "entity": plan.name, "action": audit.CREATE},
+            ["record_id", "changes"])
+        # (name, Python -> driver value, Python -> JSON value) of every stored value; the
+        # audit keeps the same names.
+        self.columns = [(n, _compose(plan.to_db[n], self.records.processor(n)), plan.to_json[n])
+                        for n in names]
+        # The driver takes JSON text for the JSON column on every database.
+        self.encode_changes = json_encoder()
+
+    def write(self, conn: sa.Connection, batch: list[dict[str, Any]], ids: list[int]) -> None:
+        columns, encode = self.columns, self.encode_changes
+        record_prefix, audit_prefix = self.records.prefix, self.audit.prefix
+        rows, entries = [], []
+        links: list[list[dict[str, int]]] = [[] for _ in self.links]
+        for record, record_id in zip(batch, ids):
+            row = [record_id]
+            append = row.append
+            changes = {}
+            for name, to_db, to_json in columns:
+                value = record.get(name)
+                if value is None:
+                    append(None)
+                else:
+                    append(value if to_db is None else to_db(value))
+                    changes[name] = (None, value if to_json is None else to_json(value))
+            for (f, _), pairs in zip(self.links, links):
+                targets = record.get(f.name)
+                if targets:
+                    changes[f.name] = (None, targets)
+                    pairs.extend({"source_id": record_id, "target_id": t} for t in targets)
+            rows.append(record_prefix + tuple(row))
+            entries.append(audit_prefix + (record_id, encode(changes)))
+        self.records.run(conn, rows)
+        for (_, link), pairs in zip(self.links, links):
+            reading.write_links(conn, link, pairs)
+        self.audit.run(conn, entries)

@@ -1,0 +1,95 @@
+"""Expanding relations on read (``expand=("account",)``) and records to JSON.
+
+An expansion adds ``record["_expand"][name]``: the related record's visible fields
+plus ``_display`` (a list of them for many-to-many; id, username and display name for
+user columns). It costs one query per expanded field per page, never one per record.
+Which names may be expanded, and what the actor sees of the related records, is given
+by the caller (the service asks the permission policy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+import sqlalchemy as sa
+
+from engine.filters import FilterError
+from engine.records import audit, reading
+from engine.records.errors import PermissionDenied
+from engine.records.plan import EntityPlan
+
+
+@dataclass(frozen=True)
+class Expansion:
+    name: str
+    entity: str | None  # the related entity; None for a user column
+    many: bool
+
+
+def expansions(plan: EntityPlan, names: Any, hidden: set[str], users: sa.Table,
+               can_read: Callable[[str], bool]) -> list[Expansion]:
+    """The checked expansions of ``names``; FilterError names every one that can't be."""
+    if isinstance(names, str):
+        names = (names,)
+    out, problems = [], []
+    for name in names or ():
+        f = plan.fields.get(name) if isinstance(name, str) else None
+        if f is None or name in hidden:
+            problems.append(f"unknown field {name!r} of {plan.name!r} to expand")
+        elif f.target is not None:
+            if not can_read(f.target):
+                raise PermissionDenied(f.target, "read")
+            out.append(Expansion(name, f.target, not f.stored))
+        elif name in plan.table.c and any(fk.column.table is users
+                                          for fk in plan.table.c[name].foreign_keys):
+            out.append(Expansion(name, None, False))
+        else:
+            problems.append(f"field {name!r} of {plan.name!r} is not a relation to expand")
+    if problems:
+        raise FilterError(problems)
+    return out
+
+
+def expand(conn: sa.Connection, records: list[dict[str, Any]], wanted: Iterable[Expansion], *,
+           plans: Mapping[str, EntityPlan], users: sa.Table, scope: Callable[[str], Any],
+           hidden: Callable[[EntityPlan], set[str]]) -> None:
+    """Add ``_expand`` to every record of the page."""
+    for x in wanted:
+        ids = {i for r in records for i in ((r.get(x.name) or ()) if x.many else (r.get(x.name),))
+               if i is not None}
+        if x.entity is None:
+            found = reading.users(conn, users, ids)
+        else:
+            target = plans[x.entity]
+            found = reading.related(conn, target, ids, scope(x.entity), hidden(target))
+        for r in records:
+            value = r.get(x.name)
+            r.setdefault("_expand", {})[x.name] = (
+                [found[i] for i in value or () if i in found] if x.many else found.get(value))
+
+
+def record_json(plans: Mapping[str, EntityPlan], entity: str, record: Mapping[str, Any]
+                ) -> dict[str, Any]:
+    """``record`` (as the service returns it) with every value in its JSON form."""
+    plan = plans[entity]
+    out = {}
+    for key, value in record.items():
+        if key == "_expand":
+            out[key] = {name: _expanded_json(plans, plan, name, sub) for name, sub in value.items()}
+        elif key == "_warnings":
+            out[key] = [w.as_dict() for w in value]
+        elif key in plan.fields:
+            out[key] = audit.json_value(plan, key, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _expanded_json(plans: Mapping[str, EntityPlan], plan: EntityPlan, name: str, sub: Any) -> Any:
+    target = plan.fields[name].target
+    if sub is None or target is None:
+        return sub
+    if isinstance(sub, list):
+        return [record_json(plans, target, s) for s in sub]
+    return record_json(plans, target, sub)
