@@ -155,13 +155,23 @@ def migrate(obj: _Context, allow_destructive: bool, actor: str) -> None:
 @main.command()
 @click.argument("target", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List archived (dropped) data.")
+@click.option("--purge", "purge_it", is_flag=True,
+              help="Instead of restoring, delete the archived data for good (same as `loom purge`).")
+@click.option("--yes", is_flag=True, help="With --purge: do not ask for confirmation.")
 @click.option("--actor", default="cli", show_default=True)
-@click.pass_obj
+@click.pass_context
 @_guarded
-def restore(obj: _Context, target: str | None, list_only: bool, actor: str) -> None:
+def restore(ctx: click.Context, target: str | None, list_only: bool, purge_it: bool, yes: bool,
+            actor: str) -> None:
     """Bring back a dropped field's values: `loom restore ENTITY.FIELD` (declare it again first)."""
     from engine.storage.migrate import list_archives, restore as restore_field
 
+    obj: _Context = ctx.obj
+    if purge_it:
+        if not target:
+            _fail("give what to purge: `loom restore --purge ENTITY[.FIELD]`", 2)
+        ctx.invoke(purge, target=target, yes=yes)
+        return
     if list_only or not target:
         archives = list_archives(obj.db)
         if not archives:

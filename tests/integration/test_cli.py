@@ -183,3 +183,27 @@ def test_unknown_names_and_missing_archives_get_messages_not_tracebacks(run, tmp
     assert nothing.exit_code == 3
     assert "no archived values of deal.notes" in nothing.output
     assert "Traceback" not in unknown.output + nothing.output
+
+
+def test_restore_purge_deletes_archived_values_for_good(run, tmp_path):
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    engine = sa.create_engine(run.db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO deal (created_at, updated_at, version, title, notes) "
+                             "VALUES ('2026-01-01', '2026-01-01', 1, 'A', 'gone soon')")
+    write(meta, "deal.yaml", {**DEAL, "fields": DEAL["fields"][:2]})
+    assert run("migrate", "--allow-destructive", metadata=meta).exit_code == 0
+    purged = run("restore", "--purge", "deal.notes", "--yes", metadata=meta)
+    assert purged.exit_code == 0, purged.output
+    assert "purged" in purged.output
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    nothing = run("restore", "deal.notes", metadata=meta)
+    assert nothing.exit_code == 3
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT notes FROM deal").scalar() is None
+        tables = sa.inspect(conn).get_table_names()
+    engine.dispose()
+    assert not [t for t in tables if t.startswith("loom_archived_")]
