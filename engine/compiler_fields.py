@@ -35,6 +35,11 @@ STANDARD_VARIABLES: Mapping[str, str] = MappingProxyType({
 })
 
 
+#: A group that holds a quantifier and is itself quantified: ``(a+)+``, ``(\w*)*``, ``(x+){2,}``.
+#: Python's ``re`` backtracks exponentially on such patterns, so they are refused at load time.
+NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[+*}](?:[^()\\]|\\.)*\)[+*{]")
+
+
 def freeze(value: Any) -> Any:
     """A read-only deep copy: mappings become MappingProxyType, lists tuples."""
     if isinstance(value, Mapping):
@@ -170,6 +175,10 @@ def compile_field(entity: str, item: Item, presets: Mapping[str, Preset], broken
             re.compile(spec["pattern"])
         except (re.error, RecursionError, OverflowError) as exc:
             errors.append(draft_error("pattern", f"invalid regular expression: {exc}"))
+        else:
+            if NESTED_QUANTIFIER.search(spec["pattern"]):
+                errors.append(draft_error("pattern", "a quantified group containing a quantifier "
+                                          "(like (a+)+) can take exponential time; rewrite it"))
     for key in ("unique", "indexed"):
         if spec.get(key) and not (ftype.has_column and ftype.indexable):
             errors.append(draft_error(key, f"{a_type(type_name)} field can't be {key}"))

@@ -84,6 +84,10 @@ class FieldType:
         """Turn a Python value into what the column takes."""
         return value
 
+    def references(self, field: Field) -> str | None:
+        """Table whose ``id`` this field's values refer to (relation targets, users), or None."""
+        return None
+
     # -- values ------------------------------------------------------------
     def coerce(self, field: Field, value: Any) -> Any:
         """Turn an input value (JSON or form string) into the Python value.

@@ -42,6 +42,16 @@ class AutonumberType(FieldType):
         stray = AUTONUMBER_TOKEN.sub("", fmt)
         if "{" in stray or "}" in stray:
             yield ("format", f"unknown placeholder in format; known: {AUTONUMBER_PLACEHOLDERS}")
+            return
+        # The longest number it can render: a counter reaches 19 digits at most (BIGINT).
+        widths = {"YYYY": 4, "YY": 2, "MM": 2, "DD": 2}
+        longest = AUTONUMBER_TOKEN.sub(
+            lambda m: "9" * (widths.get(m.group(1)) or max(19, int(m.group(2) or 0))), fmt)
+        if int(max((t[1] or "0" for t in tokens), key=int)) > 18:
+            yield ("format", "{seq:N} pads to at most 18 digits")
+        elif len(longest) > AUTONUMBER_LENGTH:
+            yield ("format", f"the numbers this format renders can exceed {AUTONUMBER_LENGTH} "
+                   "characters; shorten it")
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         return sa.String(AUTONUMBER_LENGTH)
@@ -94,7 +104,8 @@ class FormulaType(FieldType):
         return self.result_type(field).coerce(field, value)
 
     def check(self, field: Field, value: Any) -> Iterator[FieldValueError]:
-        return iter(())
+        # A computed value must still fit its column (a long string, a huge amount).
+        return self.result_type(field).check(field, value)
 
     def cel_type(self, field: Field) -> str:
         return self.result_type(field).cel_type(field)

@@ -33,22 +33,10 @@ def coerce_id(value: Any) -> int:
     raise FieldValueError("type", "must be a record id", "必须是记录 ID")
 
 
-@register
-class RelationType(FieldType):
-    name = "relation"
-    widget = "relation"
-    keys = frozenset({"target", "on_delete", "inverse"})
-    required_keys = frozenset({"target"})
+class _IdType(FieldType):
+    """A BIGINT column holding the id of a row elsewhere (a record, or a Loom user)."""
+
     indexed_by_default = True
-
-    def spec_defaults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        # A required relation can't be emptied, so deleting its target is refused.
-        return {"on_delete": "restrict" if spec.get("required") else "set_null"}
-
-    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        if spec.get("required") and spec.get("on_delete") == "set_null":
-            yield ("on_delete", "a required relation cannot use on_delete: set_null "
-                   "(use restrict or cascade)")
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         return sa.BigInteger()
@@ -60,7 +48,27 @@ class RelationType(FieldType):
         return "int"
 
     def json_schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "integer", "minimum": 1, "x-target": field.target}
+        return {"type": "integer", "minimum": 1, "x-target": self.references(field)}
+
+
+@register
+class RelationType(_IdType):
+    name = "relation"
+    widget = "relation"
+    keys = frozenset({"target", "on_delete", "inverse"})
+    required_keys = frozenset({"target"})
+
+    def references(self, field: Field) -> str | None:
+        return field.target
+
+    def spec_defaults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        # A required relation can't be emptied, so deleting its target is refused.
+        return {"on_delete": "restrict" if spec.get("required") else "set_null"}
+
+    def spec_problems(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if spec.get("required") and spec.get("on_delete") == "set_null":
+            yield ("on_delete", "a required relation cannot use on_delete: set_null "
+                   "(use restrict or cascade)")
 
 
 @register
@@ -76,6 +84,9 @@ class ManyToManyType(FieldType):
     def column_type(self, field: Field) -> sa.types.TypeEngine:
         # Stored in a generated link table: both ends are ids.
         return sa.BigInteger()
+
+    def references(self, field: Field) -> str | None:
+        return field.target
 
     def coerce(self, field: Field, value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
@@ -94,19 +105,10 @@ class ManyToManyType(FieldType):
 
 
 @register
-class UserType(FieldType):
+class UserType(_IdType):
     name = "user"
     widget = "user"
-    indexed_by_default = True
 
-    def column_type(self, field: Field) -> sa.types.TypeEngine:
-        return sa.BigInteger()
-
-    def coerce(self, field: Field, value: Any) -> Any:
-        return coerce_id(value)
-
-    def cel_type(self, field: Field) -> str:
-        return "int"
-
-    def json_schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "integer", "minimum": 1, "x-target": "user"}
+    def references(self, field: Field) -> str | None:
+        # Loom's own users table (engine.storage.tables.USERS; not imported: no storage here).
+        return "loom_users"

@@ -94,6 +94,7 @@ class _Textual(FieldType):
 @register
 class StringType(_Textual):
     name = "string"
+    widens_from = frozenset({"email", "phone", "url", "select", "autonumber"})
     titles = True
 
 
@@ -108,13 +109,16 @@ class TextType(_Textual):
         return sa.Text()
 
 
-StringType.widens_from = frozenset({"email", "phone", "url", "select", "autonumber"})
 
 
 class _FormattedString(_Textual):
     regex: re.Pattern[str]
     what_en = ""
     what_zh = ""
+
+    def coerce(self, field: Field, value: Any) -> Any:
+        # Addresses and numbers pasted from elsewhere often carry spaces at either end.
+        return super().coerce(field, value).strip()
 
     def check(self, field: Field, value: Any) -> Iterator[FieldValueError]:
         yield from super().check(field, value)
@@ -131,8 +135,6 @@ class EmailType(_FormattedString):
     regex = EMAIL_RE
     what_en, what_zh = "email address", "电子邮箱"
 
-    def coerce(self, field: Field, value: Any) -> Any:
-        return super().coerce(field, value).strip()
 
 
 @register
@@ -143,8 +145,6 @@ class PhoneType(_FormattedString):
     regex = PHONE_RE
     what_en, what_zh = "phone number", "电话号码"
 
-    def coerce(self, field: Field, value: Any) -> Any:
-        return super().coerce(field, value).strip()
 
 
 @register
