@@ -2,7 +2,8 @@
 
 ``changes`` is ``{field: [old, new]}`` over the fields (and ``owner``) the change
 touched, in the JSON form of each field type (``to_json``), so the trail reads the
-same whatever the database. Rows are written in the transaction of the change; the
+same whatever the database. A delete also lists the records that linked to the deleted
+one through other entities' many-to-many fields (see :mod:`.cascade`). Rows are written in the transaction of the change; the
 service reads them back with :func:`history`.
 """
 

@@ -1,5 +1,6 @@
-"""Checks that need the database: referenced ids exist, unique values are free, and a
-record still referenced by a restricting relation is not deleted.
+"""Checks that need the database: referenced ids exist and unique values are free.
+
+(What points at a deleted record is the business of :mod:`.cascade`.)
 
 They run inside the write transaction, before the statement that would fail, so the
 caller gets a :class:`FieldError` naming the field instead of an ``IntegrityError``
@@ -120,16 +121,3 @@ def check_unique(conn: sa.Connection, plan: EntityPlan, records: Sequence[dict[s
                                      row=rows[i] if rows and i is not None else None))
     return errors
 
-
-def check_not_referenced(conn: sa.Connection, plan: EntityPlan, record_id: int) -> list[FieldError]:
-    """Relations declared ``on_delete: restrict`` that still point at ``record_id``."""
-    errors = []
-    for entity, f, table in plan.restricted_by:
-        count = conn.execute(sa.select(sa.func.count()).select_from(table)
-                             .where(table.c[f.name] == record_id)).scalar_one()
-        if count:
-            errors.append(FieldError(None, "referenced", text(
-                f"{count} {entity} record(s) still refer to it through {f.name!r}; "
-                "change or delete them first",
-                f"仍有 {count} 条 {entity} 记录通过 {f.name!r} 引用它，请先修改或删除这些记录")))
-    return errors

@@ -7,7 +7,9 @@ undelivered rows after commit and hands them to triggers and jobs.
 Events:
 
 - ``record.created`` / ``record.updated`` / ``record.deleted``: ``record_id`` set,
-  ``payload = {"version": n, "changes": {field: [old, new]}}`` (the audit form);
+  ``payload = {"version": n, "changes": {field: [old, new]}}`` (the audit form); a
+  record deleted or emptied because another was deleted (see :mod:`.cascade`) also has
+  ``"cause": {"entity": ..., "record_id": ...}``, the delete that was asked for;
 - ``records.created``: one row per batch of :meth:`RecordService.bulk_create`,
   ``record_ids`` lists the new ids in input order, ``payload = {"count": n}``; consumers
   load the records they need (a batch may hold thousands).

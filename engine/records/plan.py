@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import sqlalchemy as sa
 
 from engine.fields import FieldType
+from engine.fields.reference import ON_DELETE
 from engine.filters import STANDARD_FIELDS
 from engine.model import Entity, Field, Rule
 from engine.storage.tables import ModelTables
@@ -63,6 +64,23 @@ class Reference:
     entity: str | None  # the target entity, None for users
 
 
+class Referrer(NamedTuple):
+    """A relation of some entity (maybe this one) that points at the planned entity."""
+
+    entity: str
+    field: Field
+    table: sa.Table
+    on_delete: str  # restrict, set_null or cascade
+
+
+class Linker(NamedTuple):
+    """A many_to_many field of some entity that points at the planned entity."""
+
+    entity: str
+    field: Field
+    link: sa.Table
+
+
 @dataclass(frozen=True)
 class EntityPlan:
     entity: Entity
@@ -88,8 +106,10 @@ class EntityPlan:
     references: tuple[Reference, ...]
     #: Groups of columns that must be unique together (single fields and unique indexes).
     unique: tuple[tuple[Field, ...], ...]
-    #: Restricting relations of other entities that point here: (entity, field, table).
-    restricted_by: tuple[tuple[str, Field, sa.Table], ...]
+    #: Relations that point here, by ``on_delete`` (what deleting a record of it does).
+    referenced_by: Mapping[str, tuple[Referrer, ...]]
+    #: many_to_many fields that point here (their link rows go when a record is deleted).
+    linked_by: tuple[Linker, ...]
     to_db: Mapping[str, Convert | None]
     from_db: Mapping[str, Convert | None]
     to_json: Mapping[str, Convert | None]
@@ -149,11 +169,18 @@ def build_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: 
             references.append(Reference(f, target, target.name if f.target else None))
     unique = [(f,) for f in entity.stored_fields if f.unique and not f.computed]
     unique += [tuple(fields[n] for n in ix.fields) for ix in entity.indexes if ix.unique]
-    restricted_by = []
+    referenced_by: dict[str, list[Referrer]] = {a: [] for a in ON_DELETE}
+    linked_by = []
     for other in model_entities.values():
         for f in other.fields:
-            if f.target == name and f.stored and f.on_delete == "restrict":
-                restricted_by.append((other.name, f, tables.entity(other.name)))
+            if f.target != name:
+                continue
+            if f.stored:  # the storage layer's default too: an undeclared action nulls
+                action = f.on_delete or "set_null"
+                referenced_by[action].append(Referrer(other.name, f, tables.entity(other.name),
+                                                      action))
+            else:
+                linked_by.append(Linker(other.name, f, tables.link(other.name, f.name)))
     stored = entity.stored_fields
     every = (*STANDARD_FIELDS.values(), *entity.fields)
     return EntityPlan(
@@ -167,7 +194,9 @@ def build_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: 
         read_only_if=tuple(f for f in entity.fields if f.read_only_if is not None),
         rules=entity.rules,
         cel_names=frozenset(n for e in expressions for n in e.variables),
-        references=tuple(references), unique=tuple(unique), restricted_by=tuple(restricted_by),
+        references=tuple(references), unique=tuple(unique),
+        referenced_by=MappingProxyType({a: tuple(r) for a, r in referenced_by.items()}),
+        linked_by=tuple(linked_by),
         to_db={f.name: converter(f, "to_db") for f in every},
         from_db={f.name: converter(f, "from_db") for f in every},
         to_json={f.name: converter(f, "to_json") for f in every},

@@ -15,6 +15,9 @@ Choices (where the issue left room):
 - ``expand=("account",)`` adds ``record["_expand"]["account"]``: the related record's
   visible fields plus ``_display`` (a list of them for many-to-many; users give id,
   username, display_name). The field itself keeps the id.
+- ``delete`` handles the records that point at the deleted one itself (cascade,
+  set_null, restrict, each change audited with its event), refusing the whole delete
+  if the actor may not delete or update one of them: see :mod:`.cascade`.
 - The record scope of the policy also applies to related records (ids you can't see
   are "missing" when linked, filtered out of dotted filters and expansions), and a
   write whose result would fall outside the actor's scope is refused.
@@ -35,7 +38,7 @@ from engine.filters import (FilterCompiler, FilterError, decode_cursor, encode_c
                             order_by)
 from engine.model import CompiledModel
 from engine.permissions import HIDDEN, WRITE, Actor, AllowAll, PermissionPolicy
-from engine.records import audit, autonumber, bulk, expansion, integrity, outbox, reading
+from engine.records import audit, autonumber, bulk, cascade, expansion, integrity, outbox, reading
 from engine.records.errors import (FieldError, PermissionDenied, RecordNotFound, ValidationFailed,
                                    VersionConflict, text)
 from engine.records.plan import EntityPlan, build_plan
@@ -274,23 +277,17 @@ class RecordService:
     def delete(self, actor: Actor, entity: str, record_id: int, *, version: int | None = None) -> None:
         """Delete one record; a given ``version`` must still be current.
 
-        Refused (``ValidationFailed``, code ``referenced``) while a relation declared
-        ``on_delete: restrict`` points at it.
+        Records pointing at it are handled first, in the same transaction, each with
+        its audit row and event (see :mod:`.cascade`): ``cascade`` deletes them,
+        ``set_null`` empties their field, ``restrict`` refuses the delete
+        (``ValidationFailed``, code ``referenced``). ``PermissionDenied`` when the actor
+        may not delete or update every such record.
         """
         plan = self._require(actor, entity, "delete")
         with self.writing() as conn:
+            cascade.lock(conn, plan, record_id)
             old = self._current(conn, actor, plan, record_id, version)
-            errors = integrity.check_not_referenced(conn, plan, record_id)
-            if errors:
-                raise ValidationFailed(errors)
-            table = plan.table
-            result = conn.execute(sa.delete(table).where(table.c.id == record_id,
-                                                         table.c.version == old["version"]))
-            if result.rowcount != 1:
-                raise self._stale(conn, plan, record_id, old["version"])
-            _, at = self.now()
-            self._write_events(conn, actor, plan, at, record_id, audit.DELETE, outbox.DELETED,
-                               audit.snapshot(plan, old, deleted=True), old["version"])
+            cascade.delete(self, conn, actor, plan, old)
 
     def bulk_create(self, actor: Actor, entity: str, rows: list[dict[str, Any]], *,
                     batch_size: int = 1000) -> list[int]:
