@@ -71,12 +71,20 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(str(exc.args[0] if exc.args else exc), EXIT_REFUSED)
         except KeyError as exc:  # an unknown entity or field named on the command line
             _fail(str(exc.args[0] if exc.args else exc), 2)
+        except _record_errors() as exc:
+            _fail(f"refused by the record service: {exc}", EXIT_REFUSED)
         except sa.exc.OperationalError as exc:
             _fail(f"database error: {str(exc.orig).strip().splitlines()[0]}", EXIT_DATABASE)
         except sa.exc.SQLAlchemyError as exc:
             _fail(f"database error: {str(exc).strip().splitlines()[0]}", EXIT_DATABASE)
 
     return wrapper
+
+
+def _record_errors() -> tuple[type[BaseException], ...]:
+    from engine.records import RecordError
+
+    return (RecordError,)
 
 
 def _refusals() -> tuple[type[BaseException], ...]:
@@ -131,11 +139,28 @@ def plan(obj: _Context, as_json: bool) -> None:
     """Show what `loom migrate` would change in the database."""
     from engine.storage.migrate import plan_migration
 
-    result = plan_migration(obj.db, obj.model)
+    result = plan_migration(_existing_or_empty(obj), obj.model)
     click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=str)
                if as_json else result.text())
     if result.problems:
         sys.exit(EXIT_REFUSED)
+
+
+def _existing_or_empty(obj: _Context):
+    """The database to plan against; a SQLite file that does not exist yet is not created."""
+    import sqlalchemy as sa
+
+    from engine.storage.db import Database
+
+    url = sa.engine.make_url(obj.config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(url.database).exists():
+            click.echo(f"{url.database} does not exist yet: planning against an empty database "
+                       "(`loom migrate` creates it)")
+            return Database("sqlite://")
+    return obj.db
 
 
 @main.command()
@@ -233,7 +258,7 @@ def metaschema(kind: str) -> None:
 
 
 @main.command("seed-demo")
-@click.option("--scale", default=1.0, show_default=True, type=float,
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="1.0 = thousands of accounts and deals, tens of thousands of orders.")
 @click.option("--seed", default=20260101, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -248,7 +273,10 @@ def seed_demo(obj: _Context, scale: float, seed: int, quiet: bool) -> None:
 def _seed(obj: _Context, scale: float, seed: int, quiet: bool) -> dict[str, int]:
     from engine.demo.seed import seed_demo as run_seed
     from engine.records import RecordService
+    from engine.storage.versions import ensure_current
 
+    with obj.db.read() as conn:  # before anything is written: is the schema there and current?
+        ensure_current(conn, obj.model)
     service = RecordService(obj.db, obj.model)
     return run_seed(service, scale=scale, seed=seed, progress=not quiet)
 
@@ -260,7 +288,7 @@ def _print_counts(counts: dict[str, int]) -> None:
 
 
 @main.command()
-@click.option("--scale", default=1.0, show_default=True, type=float)
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--fresh", is_flag=True, help="Delete the SQLite demo database first.")
 @click.pass_obj
 @_guarded

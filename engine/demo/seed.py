@@ -28,6 +28,8 @@ from engine.records import Actor, RecordService
 DEFAULT_SEED = 20260101
 #: Rows per INSERT batch inside the record service.
 BATCH_SIZE = 1000
+#: Rows the demo writes at scale 1.0 (measured), so the progress bar can show a percentage.
+ROWS_AT_SCALE_1 = 122_206
 
 #: The steps in the order they run: each reads what the earlier ones wrote.
 STEPS: tuple[tuple[str, Callable[[Demo], Any]], ...] = (
@@ -68,7 +70,8 @@ def seed_demo(service: RecordService, *, scale: float = 1.0, seed: int = DEFAULT
     if not users:
         raise ValueError("the demo needs at least one user to own its records")
     actor = actor or Actor.system()
-    bar = tqdm(desc="seeding demo", unit=" rows", disable=not progress, leave=False)
+    bar = tqdm(desc="seeding demo", unit=" rows", total=max(1, round(ROWS_AT_SCALE_1 * scale)),
+               disable=not progress, leave=False)
 
     def write(entity: str, rows: list[dict[str, Any]]) -> list[int]:
         bar.set_postfix_str(entity)
@@ -81,6 +84,8 @@ def seed_demo(service: RecordService, *, scale: float = 1.0, seed: int = DEFAULT
     try:
         for _, step in STEPS:
             step(demo)
+        bar.total = bar.n  # the estimate is close, not exact, at other scales
+        bar.refresh()
     finally:
         bar.close()
     return {entity: demo.counts.get(entity, 0) for entity, _ in STEPS}

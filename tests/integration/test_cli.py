@@ -207,3 +207,31 @@ def test_restore_purge_deletes_archived_values_for_good(run, tmp_path):
         tables = sa.inspect(conn).get_table_names()
     engine.dispose()
     assert not [t for t in tables if t.startswith("loom_archived_")]
+
+
+def test_plan_does_not_create_a_missing_sqlite_file(tmp_path):
+    target = tmp_path / "not" / "there.db"
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{target}", "plan"])
+    assert result.exit_code == 0, result.output
+    assert "does not exist yet" in result.output
+    assert "add_entity" in result.output or "deal" in result.output
+    assert not target.parent.exists()
+
+
+def test_seed_on_an_unmigrated_database_says_to_migrate(run):
+    result = run("seed-demo", "--quiet", "--scale", "0.01")
+    assert result.exit_code == 3
+    assert "loom migrate" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_seeding_twice_is_refused_with_a_message(run):
+    assert run("demo", "--scale", "0.01").exit_code == 0
+    again = run("seed-demo", "--quiet", "--scale", "0.01")
+    assert again.exit_code == 3
+    assert "refused by the record service" in again.output
+
+
+def test_scale_must_be_positive(run):
+    result = run("seed-demo", "--scale", "-1")
+    assert result.exit_code == 2
