@@ -136,7 +136,6 @@ class EmailType(_FormattedString):
     what_en, what_zh = "email address", "电子邮箱"
 
 
-
 @register
 class PhoneType(_FormattedString):
     name = "phone"
@@ -144,7 +143,6 @@ class PhoneType(_FormattedString):
     default_length = 32
     regex = PHONE_RE
     what_en, what_zh = "phone number", "电话号码"
-
 
 
 @register

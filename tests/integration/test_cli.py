@@ -30,6 +30,22 @@ def write(folder: Path, name: str, spec: dict) -> Path:
     return path
 
 
+def migrate_deal_then_drop_notes(run, meta: Path, note: str) -> None:
+    """Migrate DEAL, store one deal with ``note``, then migrate DEAL without its notes field."""
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    engine = sa.create_engine(run.db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO deal (created_at, updated_at, version, title, notes) "
+                             "VALUES ('2026-01-01', '2026-01-01', 1, 'A', ?)", (note,))
+    engine.dispose()
+    write(meta, "deal.yaml", {**DEAL, "fields": DEAL["fields"][:2]})
+    refused = run("migrate", metadata=meta)
+    assert refused.exit_code == 3
+    assert "destructive" in refused.output.lower()
+    assert run("migrate", "--allow-destructive", metadata=meta).exit_code == 0
+
+
 @pytest.fixture
 def run(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'cli.db'}"
@@ -93,19 +109,7 @@ def test_plan_then_migrate_then_plan_is_empty(run, tmp_path):
 
 def test_dropping_a_field_needs_allow_destructive_and_can_be_restored(run, tmp_path):
     meta = tmp_path / "meta"
-    write(meta, "deal.yaml", DEAL)
-    assert run("migrate", metadata=meta).exit_code == 0
-    engine = sa.create_engine(run.db_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO deal (created_at, updated_at, version, title, notes) "
-                             "VALUES ('2026-01-01', '2026-01-01', 1, 'A', 'keep me')")
-    engine.dispose()
-    without_notes = {**DEAL, "fields": DEAL["fields"][:2]}
-    write(meta, "deal.yaml", without_notes)
-    refused = run("migrate", metadata=meta)
-    assert refused.exit_code == 3
-    assert "destructive" in refused.output.lower()
-    assert run("migrate", "--allow-destructive", metadata=meta).exit_code == 0
+    migrate_deal_then_drop_notes(run, meta, "keep me")
     listed = run("restore", "--list", metadata=meta)
     assert "notes" in listed.output
     write(meta, "deal.yaml", DEAL)
@@ -187,14 +191,7 @@ def test_unknown_names_and_missing_archives_get_messages_not_tracebacks(run, tmp
 
 def test_restore_purge_deletes_archived_values_for_good(run, tmp_path):
     meta = tmp_path / "meta"
-    write(meta, "deal.yaml", DEAL)
-    assert run("migrate", metadata=meta).exit_code == 0
-    engine = sa.create_engine(run.db_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO deal (created_at, updated_at, version, title, notes) "
-                             "VALUES ('2026-01-01', '2026-01-01', 1, 'A', 'gone soon')")
-    write(meta, "deal.yaml", {**DEAL, "fields": DEAL["fields"][:2]})
-    assert run("migrate", "--allow-destructive", metadata=meta).exit_code == 0
+    migrate_deal_then_drop_notes(run, meta, "gone soon")
     purged = run("restore", "--purge", "deal.notes", "--yes", metadata=meta)
     assert purged.exit_code == 0, purged.output
     assert "purged" in purged.output
@@ -202,6 +199,7 @@ def test_restore_purge_deletes_archived_values_for_good(run, tmp_path):
     assert run("migrate", metadata=meta).exit_code == 0
     nothing = run("restore", "deal.notes", metadata=meta)
     assert nothing.exit_code == 3
+    engine = sa.create_engine(run.db_url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT notes FROM deal").scalar() is None
         tables = sa.inspect(conn).get_table_names()
