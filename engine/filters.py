@@ -23,7 +23,8 @@ the same rule.
 
 Everything compiles to bound parameters; identifiers only ever come from the
 compiled model. Bad input raises :class:`FilterError` naming every problem and the
-known fields or operators. No database access here: this module builds expressions.
+known fields or operators; so do values that could only fail in the database (out of
+range, a NUL character in text). No database access here: this module builds expressions.
 """
 
 from __future__ import annotations
@@ -255,7 +256,7 @@ class FilterCompiler:
     def _value(self, f: Field, value: Any, *, option: bool = False) -> Any:
         if value is None or isinstance(value, (list, dict)):
             raise _BadValue(f"expected one value, got {value!r}")
-        coerced = f.type.coerce(f, value)
+        coerced = _no_nul(f.type.coerce(f, value))
         if option and f.options and coerced not in f.option_values:
             raise _BadValue(f"{value!r} is not one of: {', '.join(f.option_values)}")
         return f.type.to_db(f, coerced)
@@ -302,6 +303,7 @@ class FilterCompiler:
         if op in ("contains", "starts_with"):
             if not isinstance(value, str) or not value:
                 raise _BadValue(f"{op} takes a non-empty text")
+            _no_nul(value)
             return column.icontains(value, autoescape=True) if op == "contains" \
                 else column.istartswith(value, autoescape=True)
         # older_than_days / within_next_days
@@ -365,6 +367,13 @@ class _BadValue(ValueError):
     pass
 
 
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL text can't hold NUL: a value with one would fail in the driver, not here.
+    if isinstance(value, str) and "\x00" in value:
+        raise _BadValue("must not contain NUL characters")
+    return value
+
+
 def _option(f: Field, value: Any) -> str:
     if value not in f.option_values:
         raise _BadValue(f"{value!r} is not one of: {', '.join(f.option_values)}")
@@ -420,7 +429,8 @@ def decode_cursor(keys: tuple[SortKey, ...], token: str) -> list[Any]:
     if names != _signature(keys) or len(values) != len(keys):
         raise FilterError(["the cursor belongs to another sort order"])
     try:
-        return [None if v is None else k.field.type.to_db(k.field, k.field.type.coerce(k.field, v))
+        return [None if v is None
+                else k.field.type.to_db(k.field, _no_nul(k.field.type.coerce(k.field, v)))
                 for k, v in zip(keys, values)]
-    except FieldValueError:
+    except (FieldValueError, _BadValue):
         raise FilterError(["invalid cursor"]) from None

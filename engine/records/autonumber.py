@@ -24,6 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.fields.computed import AUTONUMBER_TOKEN
 from engine.model import Field
+from engine.records.errors import FieldError, ValidationFailed
+from engine.records.validation import computed_error
 from engine.storage.tables import ModelTables
 
 _UPSERT_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -64,10 +66,21 @@ def take(conn: sa.Connection, tables: ModelTables, entity: str, field: str, scop
 
 
 def fill(conn: sa.Connection, tables: ModelTables, entity: str, fields: tuple[Field, ...],
-         records: list[dict[str, Any]], now: dt.datetime) -> None:
-    """Give every record in ``records`` its numbers, in order, one statement per pattern."""
+         records: list[dict[str, Any]], now: dt.datetime, *, bulk: bool) -> None:
+    """Give every record in ``records`` its numbers, in order, one statement per pattern.
+
+    Each number goes through its field type's ``check`` like any computed value;
+    problems raise one :class:`ValidationFailed` (rows numbered when ``bulk``), which
+    rolls the numbers back with the transaction.
+    """
+    errors: list[FieldError] = []
     for f in fields:
         scope = scope_of(f.format or "", now)
         first = take(conn, tables, entity, f.name, scope, len(records))
+        check = f.type.check
         for offset, record in enumerate(records):
-            record[f.name] = render(scope, first + offset)
+            record[f.name] = value = render(scope, first + offset)
+            for problem in check(f, value):
+                errors.append(computed_error(f, problem, offset if bulk else None))
+    if errors:
+        raise ValidationFailed(errors)

@@ -14,13 +14,14 @@ CEL bindings are only built when the entity has expressions.
 from __future__ import annotations
 
 import json
+from collections import abc
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import sqlalchemy as sa
 
 from engine.permissions import Actor
 from engine.records import audit, autonumber, outbox, reading
-from engine.records.errors import FieldError
+from engine.records.errors import FieldError, ValidationFailed, text
 from engine.records.fastinsert import FastInsert
 from engine.records.plan import EntityPlan
 from engine.records.validation import validate_create
@@ -52,23 +53,23 @@ def create_many(service: "RecordService", actor: Actor, plan: EntityPlan,
                 rows: Sequence[Any], batch_size: int, denied: dict[str, str]) -> list[int]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError("batch_size must be a positive whole number")
-    if not isinstance(rows, (list, tuple)):
-        rows = list(rows)
+    rows = _row_list(rows)
     errors: list[FieldError] = []
     owner = actor.user_id
+    now, at = service.now()  # before validation: expressions see created_at
     records = [validate_create(plan, values, owner=owner, denied=denied, errors=errors,
-                               warnings=[], row=i) for i, values in enumerate(rows)]
+                               warnings=[], now=now, row=i) for i, values in enumerate(rows)]
     indexes = list(range(len(records)))
     if errors:  # report reference and unique problems too, then refuse
         with service.db.read() as conn:
             service.check_integrity(conn, actor, plan, records, errors, rows=indexes)
     if not records:
         return []
-    now, at = service.now()
     with service.writing() as conn:
         service.check_integrity(conn, actor, plan, records, errors, rows=indexes)
         if plan.autonumbers:
-            autonumber.fill(conn, service.tables, plan.name, plan.autonumbers, records, now)
+            autonumber.fill(conn, service.tables, plan.name, plan.autonumbers, records, now,
+                            bulk=True)
         writer = _BatchWriter(conn, service, actor, plan, at)
         ids = reserve_ids(conn, plan.table, len(records))
         for start in range(0, len(records), batch_size):
@@ -79,6 +80,20 @@ def create_many(service: "RecordService", actor: Actor, plan: EntityPlan,
                 at, outbox.BULK_CREATED, plan.name, actor.user_id, service.model.version,
                 {"count": len(batch_ids)}, record_ids=batch_ids))
     return ids
+
+
+def _row_list(rows: Any) -> Sequence[Any]:
+    """``rows`` as a list; a single record, text or a non-iterable is refused as a whole."""
+    if isinstance(rows, (list, tuple)):
+        return rows
+    if not isinstance(rows, (str, bytes, abc.Mapping)):
+        try:
+            return list(rows)
+        except TypeError:
+            pass
+    raise ValidationFailed([FieldError(None, "type", text(
+        "rows must be a list of records (objects of field values)",
+        "rows 必须是记录（字段值对象）的列表"))])
 
 
 def json_encoder() -> Callable[[Any], str]:

@@ -10,6 +10,11 @@ Choices (where the issue left room):
 - ``update`` takes a keyword-only ``version`` with no default: pass the version you
   read. ``version=None`` ("last write wins") is accepted from the system actor only.
   An update that changes nothing writes nothing (no version bump, audit or event).
+- ``delete`` takes ``version=None`` from every actor (deleting needs no merge); a
+  given version must still be current, as for ``update``.
+- A version is an int (an integral string such as ``"3"`` is taken as 3); anything
+  else is a ``ValidationFailed`` on ``version``. A record id is an int or integral
+  string from 1 to 2**63-1; anything else names no record (``RecordNotFound``).
 - Warnings (rules with ``severity: warning``) come back in the returned record under
   ``_warnings`` (a list of :class:`FieldError`), only when there are some.
 - ``expand=("account",)`` adds ``record["_expand"]["account"]``: the related record's
@@ -34,6 +39,7 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
+from engine.fields.reference import MAX_ID
 from engine.filters import (FilterCompiler, FilterError, decode_cursor, encode_cursor, keyset_after,
                             order_by)
 from engine.model import CompiledModel
@@ -42,7 +48,8 @@ from engine.records import audit, autonumber, bulk, cascade, expansion, integrit
 from engine.records.errors import (FieldError, PermissionDenied, RecordNotFound, ValidationFailed,
                                    VersionConflict, text)
 from engine.records.plan import EntityPlan, build_plan
-from engine.records.validation import validate_create, validate_update
+from engine.records.validation import record_id as record_id_of
+from engine.records.validation import validate_create, validate_update, version_of
 from engine.storage import versions
 from engine.storage.db import Database
 from engine.storage.tables import ModelTables, build_tables
@@ -79,6 +86,9 @@ class RecordService:
     def __init__(self, db: Database, model: CompiledModel, tables: ModelTables | None = None,
                  permissions: PermissionPolicy | None = None, *,
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
+        """``clock`` gives the time of each write (``created_at``, ``updated_at``, audit,
+        autonumber dates) and of the ``*_days`` filters. CEL's ``now()`` and ``today()``
+        in defaults, formulas and rules do NOT use it: they read the system clock."""
         self.db = db
         self.model = model
         self.tables = tables or build_tables(model)
@@ -195,18 +205,17 @@ class RecordService:
         denied = self._denied(actor, plan)
         errors: list[FieldError] = []
         warnings: list[FieldError] = []
+        now, at = self.now()  # before validation: expressions see created_at
         record = validate_create(plan, values, owner=actor.user_id, denied=denied, errors=errors,
-                                 warnings=warnings)
+                                 warnings=warnings, now=now)
         if errors:
             with self.db.read() as conn:
                 self.check_integrity(conn, actor, plan, [record], errors)
-        now, at = self.now()
-        record.update(created_at=now, updated_at=now, created_by=actor.user_id,
-                      updated_by=actor.user_id, version=1)
         with self.writing() as conn:
             self.check_integrity(conn, actor, plan, [record], errors)
             if plan.autonumbers:
-                autonumber.fill(conn, self.tables, plan.name, plan.autonumbers, [record], now)
+                autonumber.fill(conn, self.tables, plan.name, plan.autonumbers, [record], now,
+                                bulk=False)
             names = [c.name for c in plan.table.columns if c.name != "id"]
             result = conn.execute(sa.insert(plan.table), self.db_values(plan, record, names))
             record["id"] = record_id = result.inserted_primary_key[0]
@@ -220,8 +229,7 @@ class RecordService:
 
     def _current(self, conn: sa.Connection, actor: Actor, plan: EntityPlan, record_id: Any,
                  version: int | None) -> dict[str, Any]:
-        if isinstance(record_id, bool) or not isinstance(record_id, int):
-            raise RecordNotFound(plan.name, record_id)
+        """The stored record (``record_id`` and ``version`` already checked)."""
         stored, links = reading.column_names(plan)
         old = reading.fetch_one(conn, plan, record_id, self._scope(actor, plan.name), stored, links)
         if old is None:
@@ -239,6 +247,8 @@ class RecordService:
                version: int | None) -> dict[str, Any]:
         """Change fields of one record; ``version`` is the version you read (see module doc)."""
         plan = self._require(actor, entity, "update")
+        record_id = record_id_of(entity, record_id)
+        version = version_of(version)
         if version is None and not actor.is_system:
             raise ValidationFailed([FieldError("version", "required", text(
                 "the version you read is required to save a change",
@@ -277,6 +287,10 @@ class RecordService:
     def delete(self, actor: Actor, entity: str, record_id: int, *, version: int | None = None) -> None:
         """Delete one record; a given ``version`` must still be current.
 
+        ``version=None`` is allowed for every actor (unlike :meth:`update`): the delete
+        then happens whatever changed since the record was read. Pass the version you
+        read to refuse the delete (``VersionConflict``) when someone changed it since.
+
         Records pointing at it are handled first, in the same transaction, each with
         its audit row and event (see :mod:`.cascade`): ``cascade`` deletes them,
         ``set_null`` empties their field, ``restrict`` refuses the delete
@@ -284,6 +298,8 @@ class RecordService:
         may not delete or update every such record.
         """
         plan = self._require(actor, entity, "delete")
+        record_id = record_id_of(entity, record_id)
+        version = version_of(version)
         with self.writing() as conn:
             cascade.lock(conn, plan, record_id)
             old = self._current(conn, actor, plan, record_id, version)
@@ -307,8 +323,7 @@ class RecordService:
         plan = self._require(actor, entity, "read")
         hidden = self._hidden(self._denied(actor, plan))
         targets = self._expansions(actor, plan, expand, hidden)
-        if isinstance(record_id, bool) or not isinstance(record_id, int):
-            raise RecordNotFound(entity, record_id)
+        record_id = record_id_of(entity, record_id)
         stored, links = reading.column_names(plan, hidden)
         with self.db.read() as conn:
             record = reading.fetch_one(conn, plan, record_id, self._scope(actor, entity),
@@ -326,6 +341,7 @@ class RecordService:
         """
         plan = self._require(actor, entity, "read")
         hidden = self._hidden(self._denied(actor, plan))
+        record_id = record_id_of(entity, record_id)
         scope = self._scope(actor, entity)
         with self.db.read() as conn:
             query = sa.select(plan.table.c.id).where(plan.table.c.id == record_id)
@@ -369,8 +385,8 @@ class RecordService:
         hidden = self._hidden(self._denied(actor, plan))
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise FilterError([f"limit must be a whole number from 1 to {MAX_LIMIT}"])
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise FilterError(["offset must be a whole number, 0 or more"])
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_ID:
+            raise FilterError([f"offset must be a whole number from 0 to {MAX_ID}"])
         compiler = self._filters(actor)
         where = compiler.where(entity, filter)
         keys = compiler.sort(entity, sort)

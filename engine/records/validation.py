@@ -12,41 +12,60 @@ For one record (and for every row of a bulk call) in this order:
 5. rules: ``assert`` must hold when ``when`` holds; an unknown result is not a violation.
    Severity ``error`` blocks the write, ``warning`` is reported in ``warnings``.
 
+What expressions see: on create, the standard columns the new record will be stored
+with (``created_at`` = ``updated_at`` = the write's time, ``created_by`` =
+``updated_by`` = the acting user, ``owner`` (given or the acting user) and
+``version`` = 1) are bound before defaults, formulas and rules run; ``id`` is not
+known until the insert, so it stays unbound (null: an expression over it is unknown).
+On update they see the stored record, ``id`` included: ``updated_at``, ``updated_by``
+and ``version`` are those of the previous write (a formula over them lags one write
+behind, and a rule over ``updated_by`` judges the previous editor: who may edit is the
+permission policy's business).
+
+Every computed value (default expression, formula) goes through its field type's
+``check`` before it is kept: a value that would not fit its column (a formula string
+over 255 characters, too many digits) is an error on that field, with the check's
+code. Autonumbers are checked the same way when they are taken (:mod:`.autonumber`).
+
 Problems are collected, never raised one by one, so a form shows them all at once.
+:func:`record_id` and :func:`version_of` check the service's own arguments the same
+way, so a value that can't be an id or a version never reaches the database.
 Pure: no database (references and uniqueness are checked by :mod:`.integrity` inside the
 write transaction) and no Flask.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import abc
 from typing import Any, Mapping
 
 from engine.fields import FieldValueError
+from engine.fields.reference import coerce_id
+from engine.filters import STANDARD_FIELDS
 from engine.model import Field
 from engine.permissions import HIDDEN
-from engine.records.errors import FieldError, text
+from engine.records.errors import FieldError, RecordNotFound, ValidationFailed, text
 from engine.records.plan import EntityPlan
 from engine.rules import UNKNOWN
 
 _REQUIRED = text("is required", "此项必填")
 _READ_ONLY = text("is read-only and can't be set", "为只读字段，不能设置")
+_VERSION = STANDARD_FIELDS["version"]
+_NOT_A_RECORD = text("a record must be an object of field values", "记录必须是字段值的对象")
 
 
 def _error(name: str | None, code: str, message, row: int | None, rule: str | None = None) -> FieldError:
     return FieldError(name, code, message, rule, row)
 
 
-def read_input(plan: EntityPlan, values: Any, denied: Mapping[str, str], errors: list[FieldError],
-               row: int | None = None) -> dict[str, Any]:
+def read_input(plan: EntityPlan, values: Mapping[str, Any], denied: Mapping[str, str],
+               errors: list[FieldError], row: int | None = None) -> dict[str, Any]:
     """Coerced and checked input values; problems go to ``errors``.
 
-    ``denied`` maps field names the actor may not write to their access level.
+    ``values`` is a mapping (the callers check); ``denied`` maps field names the actor
+    may not write to their access level.
     """
-    if type(values) is not dict and not isinstance(values, abc.Mapping):
-        errors.append(_error(None, "type", text("a record must be an object of field values",
-                                                "记录必须是字段值的对象"), row))
-        return {}
     inputs = plan.inputs
     if denied:
         inputs = {n: b for n, b in inputs.items() if n not in denied}
@@ -77,6 +96,10 @@ def read_input(plan: EntityPlan, values: Any, denied: Mapping[str, str], errors:
     return out
 
 
+def _is_record(values: Any) -> bool:
+    return type(values) is dict or isinstance(values, abc.Mapping)
+
+
 def _refused(plan: EntityPlan, name: Any, denied: Mapping[str, str], row: int | None) -> FieldError:
     known = plan.fields.get(name) if isinstance(name, str) else None
     if known is not None and denied.get(name) != HIDDEN:
@@ -98,8 +121,21 @@ def bindings(plan: EntityPlan, record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _from_cel(f: Field, result: Any, code: str, errors: list[FieldError], row: int | None) -> Any:
-    """A CEL result as the field's value (None when unknown); problems go to ``errors``."""
+def computed_error(f: Field, problem: FieldValueError, row: int | None, *,
+                   default: bool = False) -> FieldError:
+    """The error of a computed value ``f`` refused (a default expression's with ``default``)."""
+    what_en, what_zh = ("default", "默认值") if default else ("computed value", "计算结果")
+    return _error(f.name, problem.code, text(f"{what_en} is invalid: {problem.message.get('en')}",
+                                             f"{what_zh}无效：{problem.message.get('zh-CN')}"), row)
+
+
+def _from_cel(f: Field, result: Any, default: bool, errors: list[FieldError],
+              row: int | None) -> Any:
+    """A CEL result as the field's value (None when unknown); problems go to ``errors``.
+
+    The value is converted and checked by the field's type (a formula's by its result
+    type), so nothing that would not fit the column is kept.
+    """
     if result is UNKNOWN or result is None:
         return None
     try:
@@ -108,10 +144,7 @@ def _from_cel(f: Field, result: Any, code: str, errors: list[FieldError], row: i
     except FieldValueError as exc:
         problem = exc
     if problem is not None:
-        what = "default" if code == "default" else "computed value"
-        errors.append(_error(f.name, code, text(f"{what} is invalid: {problem.message.get('en')}",
-                                                f"{'默认值' if code == 'default' else '计算结果'}无效："
-                                                f"{problem.message.get('zh-CN')}"), row))
+        errors.append(computed_error(f, problem, row, default=default))
         return None
     return value
 
@@ -123,7 +156,7 @@ def complete(plan: EntityPlan, record: dict[str, Any], errors: list[FieldError],
     if plan.has_expressions:
         bound = bindings(plan, record) if bound is None else bound
         for f in plan.formulas:
-            value = _from_cel(f, f.expr.evaluate(bound), "formula", errors, row)
+            value = _from_cel(f, f.expr.evaluate(bound), False, errors, row)
             record[f.name] = value
             if f.name in plan.cel_names:
                 if value is None:
@@ -156,17 +189,26 @@ def complete(plan: EntityPlan, record: dict[str, Any], errors: list[FieldError],
 
 
 def validate_create(plan: EntityPlan, values: Any, *, owner: int | None, denied: Mapping[str, str],
-                    errors: list[FieldError], warnings: list[FieldError],
+                    errors: list[FieldError], warnings: list[FieldError], now: dt.datetime,
                     row: int | None = None) -> dict[str, Any]:
-    """The new record's values (fields and ``owner``); problems go to ``errors``."""
+    """The new record's values (fields and standard columns but ``id``); problems go to ``errors``.
+
+    ``owner`` is the acting user (the default owner, ``created_by`` and ``updated_by``),
+    ``now`` the time of the write (``created_at``, ``updated_at``).
+    """
+    if not _is_record(values):  # nothing else to say about it
+        errors.append(_error(None, "type", _NOT_A_RECORD, row))
+        return {**plan.blank}
     given = read_input(plan, values, denied, errors, row)
-    record = {**plan.blank, "owner": owner, **given}
+    record = {**plan.blank, "created_at": now, "updated_at": now, "created_by": owner,
+              "updated_by": owner, "owner": owner, **given}
     bound = None
     if plan.default_exprs:
         bound = bindings(plan, record)
         for f in plan.default_exprs:
             if f.name not in given:
-                record[f.name] = _from_cel(f, f.default_expr.evaluate(bound), "default", errors, row)
+                result = f.default_expr.evaluate(bound)
+                record[f.name] = _from_cel(f, result, True, errors, row)
         bound = bindings(plan, record)
     complete(plan, record, errors, warnings, row, bound=bound)
     return record
@@ -180,6 +222,9 @@ def validate_update(plan: EntityPlan, old: Mapping[str, Any], values: Any, *,
     ``read_only_if`` is judged on the stored record: once it holds, the field keeps its
     value until another change makes the condition false.
     """
+    if not _is_record(values):
+        errors.append(_error(None, "type", _NOT_A_RECORD, None))
+        return {**old}, {}
     given = read_input(plan, values, denied, errors)
     if plan.read_only_if:
         before = bindings(plan, old)
@@ -191,3 +236,27 @@ def validate_update(plan: EntityPlan, old: Mapping[str, Any], values: Any, *,
     names = [*given, *(f.name for f in plan.formulas)]
     changes = {n: (old.get(n), record.get(n)) for n in names if record.get(n) != old.get(n)}
     return record, changes
+
+
+def record_id(entity: str, value: Any) -> int:
+    """``value`` as a record id (an int or integral string in the BIGINT range, see
+    :func:`~engine.fields.reference.coerce_id`); anything else names no record, so
+    :class:`RecordNotFound` (before it can reach the database as a bad parameter)."""
+    try:
+        return coerce_id(value)
+    except FieldValueError:
+        raise RecordNotFound(entity, value) from None
+
+
+def version_of(value: Any) -> int | None:
+    """The ``version`` argument of an update or delete as an int (``"3"`` is 3), or None.
+
+    Anything else (``True``, ``"x"``, ``1.5``) is a :class:`ValidationFailed` on ``version``
+    rather than a version conflict nobody can make sense of.
+    """
+    if value is None:
+        return None
+    try:
+        return _VERSION.type.coerce(_VERSION, value)
+    except FieldValueError as exc:
+        raise ValidationFailed([_error("version", exc.code, exc.message, None)]) from None

@@ -144,3 +144,27 @@ def test_keyset_after_a_null_value(compiler):
         "deal.close_date IS NULL AND deal.id < ?")
     assert sql(keyset_after(keys, [None, 7], "postgresql"))[0] == (
         "deal.close_date IS NOT NULL OR deal.close_date IS NULL AND deal.id < ?")
+
+
+@pytest.mark.parametrize("condition", [
+    {"field": "title", "op": "contains", "value": "a\x00"},
+    {"field": "title", "op": "starts_with", "value": "\x00"},
+    {"field": "title", "op": "eq", "value": "a\x00"},
+    {"field": "title", "op": "not_in", "value": ["a", "b\x00"]},
+    {"field": "stage", "op": "gte", "value": "won\x00"},
+    {"field": "account.name", "op": "starts_with", "value": "x\x00"},
+], ids=lambda c: c["op"])
+def test_a_nul_character_in_a_value_is_refused_before_any_sql(compiler, condition):
+    # PostgreSQL can't hold NUL in text: it would fail in the driver as a DataError.
+    with pytest.raises(FilterError) as info:
+        compiler.where("deal", [condition])
+    [problem] = info.value.problems
+    assert "NUL" in problem and condition["field"] in problem
+
+
+def test_a_cursor_holding_a_nul_character_is_invalid(compiler):
+    keys = compiler.sort("deal", ["stage"])
+    cursor = encode_cursor(keys, {"stage": "won\x00", "id": 7})
+    with pytest.raises(FilterError, match="invalid cursor"):
+        decode_cursor(keys, cursor)
+    assert decode_cursor(keys, encode_cursor(keys, {"stage": "won", "id": 7})) == ["won", 7]

@@ -34,6 +34,9 @@ LEAD = {"entity": "lead", "label": {"en": "Lead", "zh-CN": "线索"}, "fields": 
 ]}
 
 
+NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
+
+
 @pytest.fixture(scope="module")
 def plan():
     errors: list = []
@@ -44,7 +47,7 @@ def plan():
 def create(plan, values, denied=None):
     errors, warnings = [], []
     record = validate_create(plan, values, owner=7, denied=denied or {}, errors=errors,
-                             warnings=warnings)
+                             warnings=warnings, now=NOW)
     return record, errors, warnings
 
 
@@ -111,7 +114,8 @@ def test_fields_the_actor_may_not_write_are_refused(plan):
 
 def test_errors_of_a_bulk_row_carry_its_index(plan):
     errors: list = []
-    validate_create(plan, {"name": ""}, owner=None, denied={}, errors=errors, warnings=[], row=4)
+    validate_create(plan, {"name": ""}, owner=None, denied={}, errors=errors, warnings=[], row=4,
+                    now=NOW)
     assert [(e.row, e.field) for e in errors] == [(4, "name")]
     assert errors[0].as_dict("en") == {"field": "name", "code": "required",
                                        "message": "is required", "row": 4}
@@ -137,3 +141,42 @@ def test_read_only_if_is_judged_on_the_stored_record(plan):
     validate_update(plan, old, {"status": "closed", "name": "B"}, denied={}, errors=errors,
                     warnings=[])
     assert errors == []
+
+
+STAMPED = {"entity": "memo", "label": "Memo", "fields": [
+    {"name": "body", "type": "string"},
+    {"name": "made_at", "type": "formula", "returns": "datetime", "expr": "created_at"},
+    {"name": "made_by", "type": "formula", "returns": "integer", "expr": "created_by"},
+    {"name": "seen_id", "type": "formula", "returns": "integer", "expr": "id"},
+    {"name": "echo", "type": "formula", "returns": "string", "expr": "body + body"},
+    {"name": "due", "type": "datetime", "default": {"expr": "updated_at + duration('1h')"}},
+], "rules": [
+    {"name": "not_by_bob", "assert": "created_by != 2 && owner != 2 && version == 1",
+     "message": {"en": "not Bob", "zh-CN": "不是 Bob"}},
+]}
+
+
+@pytest.fixture(scope="module")
+def stamped():
+    errors: list = []
+    model = compile_documents(MemorySource(STAMPED).documents(errors), errors)
+    return build_plan(model.entities, build_tables(model), "memo")
+
+
+def test_a_new_record_is_validated_with_its_standard_columns_but_no_id(stamped):
+    record, errors, _ = create(stamped, {"body": "hi"})
+    assert errors == []
+    assert record["created_at"] == record["updated_at"] == record["made_at"] == NOW
+    assert record["created_by"] == record["updated_by"] == record["owner"] == record["made_by"] == 7
+    assert record["due"] == NOW + dt.timedelta(hours=1) and record["seen_id"] is None
+    errors = []
+    validate_create(stamped, {"body": "hi"}, owner=2, denied={}, errors=errors, warnings=[],
+                    now=NOW)
+    assert [e.rule for e in errors] == ["not_by_bob"]
+    assert [e.rule for e in create(stamped, {"body": "hi", "owner": 2})[1]] == ["not_by_bob"]
+
+
+def test_a_computed_value_that_breaks_its_type_check_is_an_error_with_the_checks_code(stamped):
+    record, errors, _ = create(stamped, {"body": "x" * 128})
+    assert codes(errors) == [("echo", "max_length")] and record["echo"] is None
+    assert "255" in errors[0].message.get("en") and "255" in errors[0].message.get("zh-CN")

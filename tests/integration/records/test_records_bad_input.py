@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from records_support import count
 
-from engine.records import ValidationFailed
+from engine.records import FilterError, RecordNotFound, ValidationFailed, VersionConflict
 
 CASES = [
     ("wrong type", "deal", {"title": "T", "amount": "lots"}, "amount", "type"),
@@ -79,7 +79,121 @@ def test_unique_values_are_refused_before_the_database_complains(svc, alice, tab
     assert count(svc.db, tables.entity("tag")) == 1
 
 
-def test_a_record_must_be_an_object(svc, alice):
+def test_a_record_must_be_an_object_and_that_is_the_only_complaint(svc, alice):
+    # No "title is required" on top: there is no record to say that of.
+    for values in (["title", "T"], None, "title=T"):
+        with pytest.raises(ValidationFailed) as info:
+            svc.create(alice, "deal", values)
+        assert info.value.codes() == {None: ["type"]}
+    deal = svc.create(alice, "deal", {"title": "T"})
     with pytest.raises(ValidationFailed) as info:
-        svc.create(alice, "deal", ["title", "T"])
-    assert info.value.codes() == {None: ["type"], "title": ["required"]}
+        svc.update(alice, "deal", deal["id"], ["title", "U"], version=1)
+    assert info.value.codes() == {None: ["type"]}
+    assert svc.get(alice, "deal", deal["id"])["title"] == "T"
+
+
+# Values that can't be an id: past BIGINT, zero, negative, or not a number at all. Each
+# must be "not found" before it reaches the database (an overflow on SQLite, a DataError
+# or a type error on PostgreSQL), and must not be taken for another id (True is not 1).
+BAD_IDS = [2**63, 10**30, 0, -1, "abc", "", 1.5, None, True, [1], {"id": "x"}]
+
+
+def test_ids_that_cannot_exist_are_not_found_on_every_call(svc, alice, tables):
+    deal = svc.create(alice, "deal", {"title": "T"})
+    calls = {
+        "get": lambda bad: svc.get(alice, "deal", bad),
+        "history": lambda bad: svc.history(alice, "deal", bad),
+        "update": lambda bad: svc.update(alice, "deal", bad, {"title": "U"}, version=1),
+        "delete": lambda bad: svc.delete(alice, "deal", bad),
+    }
+    for name, call in calls.items():
+        for bad in BAD_IDS:
+            with pytest.raises(RecordNotFound):
+                call(bad)
+    assert svc.get(alice, "deal", deal["id"])["title"] == "T"
+    assert count(svc.db, tables.audit) == 1
+
+
+def test_an_id_given_as_digits_names_the_record(svc, alice):
+    deal = svc.create(alice, "deal", {"title": "T"})
+    assert svc.get(alice, "deal", str(deal["id"]))["id"] == deal["id"]
+    assert len(svc.history(alice, "deal", str(deal["id"]))) == 1
+    assert svc.update(alice, "deal", str(deal["id"]), {"title": "U"}, version=1)["version"] == 2
+
+
+@pytest.mark.parametrize("version", ["x", "1.5", 1.5, True, [1], {"v": 1}, 2**70],
+                         ids=repr)
+def test_a_version_that_is_not_a_whole_number_is_refused_clearly(svc, alice, version):
+    deal = svc.create(alice, "deal", {"title": "T"})
+    for call in (lambda: svc.update(alice, "deal", deal["id"], {"title": "U"}, version=version),
+                 lambda: svc.delete(alice, "deal", deal["id"], version=version)):
+        with pytest.raises(ValidationFailed) as info:
+            call()
+        [error] = info.value.errors
+        assert error.field == "version" and error.code in ("type", "range")
+        assert error.message.get("en") != error.message.get("zh-CN")
+    assert svc.get(alice, "deal", deal["id"])["version"] == 1
+
+
+def test_a_version_given_as_digits_is_taken_as_a_number(svc, alice):
+    deal = svc.create(alice, "deal", {"title": "T"})
+    assert svc.update(alice, "deal", deal["id"], {"title": "U"}, version="1")["version"] == 2
+    with pytest.raises(VersionConflict, match="you had version 1, it is now 2"):
+        svc.update(alice, "deal", deal["id"], {"title": "V"}, version="1")
+    svc.delete(alice, "deal", deal["id"], version="2")
+    with pytest.raises(RecordNotFound):
+        svc.get(alice, "deal", deal["id"])
+
+
+def test_delete_without_a_version_is_allowed_for_every_actor(svc, alice):
+    deal = svc.create(alice, "deal", {"title": "T"})
+    svc.update(alice, "deal", deal["id"], {"title": "U"}, version=1)
+    svc.delete(alice, "deal", deal["id"])
+    with pytest.raises(RecordNotFound):
+        svc.get(alice, "deal", deal["id"])
+
+
+NUL_FILTERS = [
+    {"field": "title", "op": "contains", "value": "a\x00b"},
+    {"field": "title", "op": "starts_with", "value": "\x00"},
+    {"field": "title", "op": "eq", "value": "a\x00"},
+    {"field": "title", "op": "in", "value": ["ok", "a\x00"]},
+    {"field": "stage", "op": "lt", "value": "won\x00"},
+    {"field": "stage", "op": "between", "value": ["a", "b\x00"]},
+    {"field": "account.name", "op": "contains", "value": "\x00"},
+]
+
+
+def test_a_nul_character_in_a_filter_value_is_a_filter_error(svc, alice):
+    svc.create(alice, "deal", {"title": "T"})
+    for condition in NUL_FILTERS:
+        with pytest.raises(FilterError, match="NUL"):
+            svc.list(alice, "deal", filter=condition)
+    assert len(svc.list(alice, "deal", filter={"field": "title", "op": "contains",
+                                                "value": "T"}).rows) == 1
+
+
+def test_an_offset_past_what_the_database_counts_is_a_filter_error(svc, alice):
+    with pytest.raises(FilterError, match="offset"):
+        svc.list(alice, "deal", offset=2**63)
+    assert svc.list(alice, "deal", offset=2**63 - 1).rows == []
+
+
+@pytest.mark.parametrize("rows", [None, 5, "title", b"title", {"title": "T"}], ids=repr)
+def test_bulk_rows_that_are_not_a_list_of_records_are_refused_as_a_whole(svc, alice, tables, rows):
+    with pytest.raises(ValidationFailed) as info:
+        svc.bulk_create(alice, "deal", rows)
+    [error] = info.value.errors
+    assert (error.field, error.code, error.row) == (None, "type", None)
+    assert "rows" in error.message.get("en") and error.message.get("zh-CN")
+    assert count(svc.db, tables.entity("deal")) == 0
+
+
+def test_a_bulk_row_that_is_not_a_record_is_the_only_complaint_about_it(svc, alice, tables):
+    with pytest.raises(ValidationFailed) as info:
+        svc.bulk_create(alice, "deal", [{"title": "ok"}, 1, ["title", "T"], {"title": "ok"}])
+    assert [(e.row, e.field, e.code) for e in info.value.errors] == [(1, None, "type"),
+                                                                       (2, None, "type")]
+    assert count(svc.db, tables.entity("deal")) == 0
+    # Any iterable of records will do.
+    assert len(svc.bulk_create(alice, "deal", ({"title": t} for t in "ab"))) == 2
