@@ -209,6 +209,8 @@ def restore(ctx: click.Context, target: str | None, list_only: bool, purge_it: b
         _fail("give ENTITY.FIELD, e.g. `loom restore deal.notes`", 2)
     count = restore_field(obj.db, obj.model, entity, field, actor=actor)
     click.secho(f"restored {count} values of {entity}.{field}", fg="green")
+    for note in getattr(count, "notes", ()):  # values left in the archive, and why
+        click.echo(f"  note: {note}")
 
 
 @main.command()

@@ -11,40 +11,51 @@ Behaviour (the contract ``loom restore`` / ``loom purge`` / ``loom archives`` re
   row count, ``dropped_at``.
 * :func:`restore` brings an archived field back once the field is declared
   again and migrated: the newest archive of ``entity.field`` that is neither
-  restored nor purged is written into the live column for every record that
-  still exists (values converted with the field type's ``convert`` when the
-  type changed; values that fail to convert are counted in the archive row's
-  spec as ``restore_failures`` and stay in the archive). Restored records get
-  ``version + 1`` and a new ``updated_at``. The archive is marked
-  ``restored_at`` and *kept* until purged. A many-to-many field gets its link
-  rows back (pairs whose two records still exist). Restoring a whole entity is
-  not supported: its archive table stays readable until purged.
+  restored nor purged is written into the live column of every record that
+  still exists *and whose value is still empty* (a value typed in since the
+  field came back is never overwritten). Each value goes through the field
+  type first (``coerce`` + ``check`` for the same type, ``convert`` when the
+  type changed), and must not repeat a unique value or point at a deleted
+  record; values that fail are left in the archive and counted (the returned
+  :class:`Restored`, and the archive row's spec: ``restore_failures``,
+  ``restore_kept``, ``restore_missing``). Each restored record gets ``version
+  + 1``, a new ``updated_at``, a ``loom_audit`` row and a ``record.updated``
+  event with ``cause: {"restore": "entity.field"}`` (:mod:`engine.storage.trail`),
+  in the restore's transaction. The archive is marked ``restored_at`` and
+  *kept* until purged. A many-to-many field gets its link rows back (pairs whose
+  two records still exist; not audited). Restoring a whole entity is not
+  supported: its archive table stays readable until purged.
 * :func:`purge` drops the archive tables of ``entity.field`` (or of every
   archive of ``entity`` when ``field`` is None), restored or not, and marks them
   ``purged_at``. This is the only way archived values disappear.
 
 Archive tables are invisible to the migration planner (see :func:`is_archive`).
+Restore and purge lock ``loom_schema_versions`` on PostgreSQL like a migration
+(:func:`engine.storage.versions.lock_versions`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from engine.model import CompiledModel
+from engine.model import CompiledModel, Field
 from engine.storage.db import Database
-from engine.storage.plan import ArchiveNotFound, MigrationError
-from engine.storage.tables import ARCHIVE, build_tables
-from engine.storage.values import CONVERT_ERRORS, count_rows, readable, write_values
-from engine.storage.versions import ensure_current, system_table
+from engine.storage.plan import PREVIEW_EXAMPLES, ArchiveNotFound, MigrationError
+from engine.storage.tables import ARCHIVE, ModelTables, build_tables
+from engine.storage.trail import Change, write_changes
+from engine.storage.values import CONVERT_ERRORS, count_rows, readable, short
+from engine.storage.versions import ensure_current, lock_versions, system_table
 
 #: Prefix of archive tables. Differs from ``loom_archive`` (the registry) on purpose.
 ARCHIVE_PREFIX = "loom_archived_"
+#: Ids per ``IN (...)`` when a restore looks up the records its values point at.
+RESTORE_CHUNK = 500
 
 
 def is_archive(name: str) -> bool:
@@ -140,7 +151,29 @@ def list_archives(db: Database) -> list[dict[str, Any]]:
     return [{**dict(r), "status": _status(dict(r))} for r in rows]
 
 
-def restore(db: Database, model: CompiledModel, entity: str, field: str, *, actor: str) -> int:
+class Restored(int):
+    """How many values :func:`restore` wrote (an ``int``), with what it left in the archive.
+
+    ``failures``: values the field refuses now (type, constraints, a unique value
+    taken, a record they point at gone); ``kept``: records that got a value since
+    the field was declared again (never overwritten); ``missing``: records deleted
+    since the drop. ``notes`` says each in a sentence.
+    """
+
+    failures: int
+    kept: int
+    missing: int
+    notes: tuple[str, ...]
+
+    def __new__(cls, restored: int, *, failures: int = 0, kept: int = 0, missing: int = 0,
+                notes: tuple[str, ...] = ()) -> Self:
+        self = super().__new__(cls, restored)
+        self.failures, self.kept, self.missing, self.notes = failures, kept, missing, notes
+        return self
+
+
+def restore(db: Database, model: CompiledModel, entity: str, field: str, *,
+            actor: str) -> Restored:
     """Write the newest unrestored archive of ``entity.field`` back; values restored.
 
     >>> restore(db, model, "deal", "notes", actor="admin")    # doctest: +SKIP
@@ -153,6 +186,7 @@ def restore(db: Database, model: CompiledModel, entity: str, field: str, *, acto
     target = ent.field(field)
     tables = build_tables(model)
     with db.write() as conn:
+        lock_versions(conn)
         ensure_current(conn, model)
         row = pending(conn).get((entity, field))
         if row is None:
@@ -166,40 +200,96 @@ def restore(db: Database, model: CompiledModel, entity: str, field: str, *, acto
                                  f"is now {'a column' if target.stored else 'many-to-many'}; "
                                  f"it stays readable in {row['archive_table']} until purged")
         if target.stored:
-            restored, failed = _restore_column(conn, tables.entity(entity), target, archive,
-                                               row["spec"])
+            result = _restore_column(conn, model, tables, entity, target, archive, row["spec"])
         else:
-            restored, failed = _restore_links(conn, tables.link(entity, field), archive), 0
+            result = Restored(_restore_links(conn, tables.link(entity, field), archive))
         registry = system_table(ARCHIVE)
-        spec = {**row["spec"], "restored_by": actor, "restored": restored,
-                "restore_failures": failed}
+        spec = {**row["spec"], "restored_by": actor, "restored": int(result),
+                "restore_failures": result.failures, "restore_kept": result.kept,
+                "restore_missing": result.missing}
         conn.execute(registry.update().where(registry.c.id == row["id"])
                      .values(restored_at=_now(), spec=spec))
-    return restored
+    return result
 
 
-def _restore_column(conn: sa.Connection, live: sa.Table, target, archive: sa.Table,
-                    spec: dict[str, Any]) -> tuple[int, int]:
-    value_type = readable(archive.c.value.type, conn.dialect.name)
-    pairs = conn.execute(sa.select(archive.c.id, sa.type_coerce(archive.c.value, value_type))
-                         ).all()
-    same_type = spec.get("type") == target.type_name
-    ready, failed = [], 0
-    for record_id, raw in pairs:
-        try:
-            value = (target.type.from_db(target, raw) if same_type
-                     else target.type.convert(target, raw))
-            ready.append((record_id, target.type.to_db(target, value)))
-        except CONVERT_ERRORS:
-            failed += 1
+def _converted(target: Field, raw: Any, same_type: bool) -> Any:
+    """The archived ``raw`` as a value of ``target``; raises when the field refuses it."""
+    if not same_type:
+        return target.type.convert(target, raw)
+    value = target.type.coerce(target, target.type.from_db(target, raw))
+    for problem in target.type.check(target, value):
+        raise problem
+    return value
+
+
+def _taken(conn: sa.Connection, tables: ModelTables, live: sa.Table, target: Field,
+           candidates: list[Change]) -> set[int]:
+    """Ids of ``candidates`` whose value the database would refuse: a unique value
+    already used (or restored twice), or an id of a row that no longer exists."""
+    refused: set[int] = set()
+    referred = target.type.references(target)
+    if referred is not None:
+        other = tables.metadata.tables[referred]
+        wanted = sorted({c.new for c in candidates})
+        found: set[Any] = set()
+        for start in range(0, len(wanted), RESTORE_CHUNK):
+            found.update(conn.execute(sa.select(other.c.id).where(
+                other.c.id.in_(wanted[start:start + RESTORE_CHUNK]))).scalars())
+        refused.update(c.record_id for c in candidates if c.new not in found)
+    if (target.unique or target.type.always_unique) and target.type.indexable:
+        column = live.c[target.name]
+        used = {target.type.from_db(target, v)
+                for v in conn.execute(sa.select(column).where(column.is_not(None))).scalars()}
+        for change in candidates:
+            if change.record_id in refused:
+                continue
+            if change.new in used:
+                refused.add(change.record_id)
+            used.add(change.new)
+    return refused
+
+
+def _restore_column(conn: sa.Connection, model: CompiledModel, tables: ModelTables, entity: str,
+                    target: Field, archive: sa.Table, spec: dict[str, Any]) -> Restored:
+    live = tables.entity(entity)
     column = live.c[target.name]
-    restored = write_values(conn, live.name, column.name, column.type, ready)
-    ids = [record_id for record_id, _ in ready]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        conn.execute(live.update().where(live.c.id.in_(chunk))
-                     .values(version=live.c.version + 1, updated_at=_now()))
-    return restored, failed
+    value = sa.type_coerce(archive.c.value, readable(archive.c.value.type, conn.dialect.name))
+    # Lock the records first (a no-op on SQLite, whose writer holds the database).
+    rows = conn.execute(
+        sa.select(live.c.id, live.c.version, column.is_(None).label("empty"), value)
+        .join_from(live, archive, archive.c.id == live.c.id)
+        .order_by(live.c.id).with_for_update(of=live)).all()
+    missing = count_rows(conn, archive.name) - len(rows)
+    same_type = spec.get("type") == target.type_name
+    candidates: list[Change] = []
+    failed: list[Any] = []
+    kept = 0
+    for record_id, version, empty, raw in rows:
+        if not empty:
+            kept += 1
+            continue
+        try:
+            candidates.append(Change(record_id, version, None, _converted(target, raw, same_type)))
+        except CONVERT_ERRORS:
+            failed.append(raw)
+    refused = _taken(conn, tables, live, target, candidates)
+    failed += [c.new for c in candidates if c.record_id in refused]
+    candidates = [c for c in candidates if c.record_id not in refused]
+    name = f"{entity}.{target.name}"
+    restored = write_changes(conn, model.version, live, entity, target, candidates,
+                             {"restore": name})
+    notes = []
+    if failed:
+        examples = ", ".join(short(v) for v in failed[:PREVIEW_EXAMPLES])
+        notes.append(f"{len(failed)} archived values of {name} do not fit the field now "
+                     f"(e.g. {examples}); they stay in the archive until purged")
+    if kept:
+        notes.append(f"{kept} records got a new value of {name} since it was dropped; "
+                     "their archived values were not restored")
+    if missing:
+        notes.append(f"{missing} archived values of {name} belong to deleted records")
+    return Restored(restored, failures=len(failed), kept=kept, missing=missing,
+                    notes=tuple(notes))
 
 
 def _restore_links(conn: sa.Connection, link: sa.Table, archive: sa.Table) -> int:
@@ -223,6 +313,7 @@ def purge(db: Database, entity: str, field: str | None = None) -> int:
     :class:`ArchiveNotFound` when nothing matches.
     """
     with db.write() as conn:
+        lock_versions(conn)
         if not sa.inspect(conn).has_table(ARCHIVE):
             raise ArchiveNotFound(f"no archives of {entity}")
         t = system_table(ARCHIVE)

@@ -8,10 +8,16 @@ Rules (see :mod:`engine.storage.migrate` for the whole contract):
   are archived first.
 * A type change is a ``widen`` (safe, no preview) when the new field type
   ``widens_from`` the old one, or when the type stays and the column grows
-  (longer string, more decimal digits); otherwise it is a ``retype``: every
-  stored value is converted with the new type's ``convert`` to count failures.
-  Failures refuse the plan unless the field declares ``convert: {on_failure:
-  set_null | default}``, which makes the step destructive.
+  (longer string, more decimal digits), and in both cases every old value fits
+  the new column (an integer only widens into a NUMERIC with 19 digits before
+  the point) and no constraint got stricter; otherwise it is a ``retype``:
+  every stored value is converted with the new type's ``convert`` to count
+  failures. Failures refuse the plan unless the field declares ``convert:
+  {on_failure: set_null | default}``, which makes the step destructive.
+* A stricter constraint with the same SQL type (an option removed, a lower
+  ``max_length`` on a text field, a new pattern, tighter min/max) is a
+  ``tighten`` step (:mod:`engine.storage.constraints`), previewed with the
+  field type's ``check`` and refused or destructive like a retype.
 * A field type change the database cannot see (``string`` -> ``email``, both
   VARCHAR) is found through the previously applied model and treated alike.
 * Nullability, indexes, unique constraints and foreign keys become
@@ -34,6 +40,7 @@ import sqlalchemy as sa
 
 from engine.model import Entity, Field
 from engine.storage import steps, values
+from engine.storage.constraints import on_failure, plan_tighten, show_default, tightened
 from engine.storage.plan import PREVIEW_EXAMPLES, MigrationError, Step
 from engine.storage.steps import Runner
 
@@ -41,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from engine.storage.diff import Planner
 
 _INT_RANK = {sa.SmallInteger: 1, sa.Integer: 2, sa.BigInteger: 3}
+#: Decimal digits the largest value of each integer rank has (unknown: assume BIGINT).
+_INT_DIGITS = {0: 19, 1: 5, 2: 10, 3: 19}
 
 
 @dataclass
@@ -68,14 +77,24 @@ def _int_rank(t: sa.types.TypeEngine) -> int:
     return max((rank for cls, rank in _INT_RANK.items() if isinstance(t, cls)), default=0)
 
 
+def _exact_numeric(t: sa.types.TypeEngine) -> bool:
+    return isinstance(t, sa.Numeric) and not isinstance(t, sa.Float)
+
+
 def sql_widens(old: sa.types.TypeEngine, new: sa.types.TypeEngine) -> bool:
-    """True when every value of ``old`` fits ``new`` within one SQL type family."""
+    """True when every value of ``old`` fits ``new`` (strings, integers, exact numerics).
+
+    An integer fits a NUMERIC only with room for all its digits before the point
+    (19 for a BIGINT): ``NUMERIC(7, 2)`` holds 99999.99 at most.
+    """
     if isinstance(old, sa.String) and isinstance(new, sa.String):
         return new.length is None or (old.length is not None and new.length >= old.length)
     if isinstance(old, sa.Integer) and isinstance(new, sa.Integer):
         return _int_rank(new) >= _int_rank(old)
-    if (isinstance(old, sa.Numeric) and isinstance(new, sa.Numeric)
-            and not isinstance(old, sa.Float) and not isinstance(new, sa.Float)):
+    if isinstance(old, sa.Integer) and _exact_numeric(new):
+        digits = _INT_DIGITS[_int_rank(old)]
+        return new.precision is None or new.precision - (new.scale or 0) >= digits
+    if _exact_numeric(old) and _exact_numeric(new):
         if new.precision is None:
             return True
         if old.precision is None:
@@ -85,25 +104,17 @@ def sql_widens(old: sa.types.TypeEngine, new: sa.types.TypeEngine) -> bool:
     return False
 
 
-def _same_family(old: sa.types.TypeEngine, new: sa.types.TypeEngine) -> bool:
-    return any(isinstance(old, cls) and isinstance(new, cls)
-               for cls in (sa.String, sa.Integer, sa.Numeric))
+def _judged(old: sa.types.TypeEngine, new: sa.types.TypeEngine) -> bool:
+    """Whether :func:`sql_widens` can tell if ``old`` values fit ``new``."""
+    return (any(isinstance(old, cls) and isinstance(new, cls)
+                for cls in (sa.String, sa.Integer, sa.Numeric))
+            or (isinstance(old, sa.Integer) and _exact_numeric(new)))
 
 
 def _field(entity: Entity | None, name: str) -> Field | None:
     if entity is not None and entity.has_field(name):
         return entity.field(name)
     return None
-
-
-def _show(value: Any) -> str:
-    return repr(value.isoformat() if hasattr(value, "isoformat") else value)
-
-
-def _default(field: Field) -> str:
-    if field.default is None and field.default_expr is not None:
-        return field.default_expr.source
-    return _show(field.default)
 
 
 def classify_table(p: Planner, table: str, diff: TableDiff) -> None:
@@ -124,9 +135,13 @@ def classify_table(p: Planner, table: str, diff: TableDiff) -> None:
             if field.name in diff.add_cols or field.name in diff.types:
                 continue
             old = p.old_field(table, field.name)
-            if old is not None and old.type_name != field.type_name:
+            if old is None:
+                continue
+            if old.type_name != field.type_name:
                 target = p.target.metadata.tables[table].c[field.name]
                 _type_change(p, table, field, old, target.type, target)
+            elif what := tightened(old, field):
+                plan_tighten(p, table, field, what)
     for name, nullable in diff.nullable.items():
         if name not in diff.add_cols and name not in diff.drop_cols:
             _nullability(p, table, _field(entity, name),
@@ -163,7 +178,7 @@ def _add_column(p: Planner, table: str, entity: Entity | None, column: sa.Column
                     f"add {table}.{name}: the field is required and {rows} existing records "
                     "need a value; give it a default (it fills them) or add it as optional first")
             elif backfill is not values.MISSING:
-                description += f"; {rows} existing records get the default {_default(field)}"
+                description += f"; {rows} existing records get the default {show_default(field)}"
                 unique = any(isinstance(e, sa.UniqueConstraint) or getattr(e, "unique", False)
                              for e in extras)
                 if unique and rows > 1:
@@ -212,7 +227,10 @@ def _type_change(p: Planner, table: str, field: Field, old: Field | None, old_ty
     else:
         widening = (old.type_name in field.type.widens_from
                     and (sql_widens(old_type, target.type)
-                         or not _same_family(old_type, target.type)))
+                         or not _judged(old_type, target.type)))
+    if widening and old is not None and tightened(old, field):
+        # A bigger column with a stricter check (a pattern added): check every value.
+        widening = False
     change = f"{_label(p, old, old_type)} -> {_label(p, field, target.type)}"
     run = partial(_run_convert, table=table, column=target, old_type=old_type, old=old,
                   new=field)
@@ -231,25 +249,10 @@ def _type_change(p: Planner, table: str, field: Field, old: Field | None, old_ty
     if not conversion.failures:
         description += ", all convert"
     else:
-        description += (f", {conversion.failures} would fail to convert "
-                        f"(e.g. {', '.join(examples)})")
-        if policy == "set_null" and target.nullable:
-            description += " and become null"
-            destructive = True
-        elif policy == "default" and values.has_default(field):
-            description += f" and get the default {_default(field)}"
-            destructive = True
-        elif policy == "set_null":
-            problems.append(f"retype {table}.{field.name}: on_failure set_null on a required "
-                            "field; use on_failure: default with a default")
-        elif policy == "default":
-            problems.append(f"retype {table}.{field.name}: on_failure default but the field "
-                            "has no default")
-        else:
-            problems.append(
-                f"retype {table}.{field.name}: {conversion.failures} of {conversion.values} "
-                f"existing values would fail to convert (e.g. {', '.join(examples)}); fix them "
-                "first or declare convert: {on_failure: set_null} (or default) on the field")
+        suffix, destructive, problems = on_failure(
+            "retype", f"{table}.{field.name}", field, target.nullable, conversion.failures,
+            conversion.values, examples, "would fail to convert")
+        description += suffix
     p.add(Step("retype", table, field.name, description, destructive=destructive,
                preview=preview, problems=problems,
                run=partial(run, policy=policy, native=False)))
@@ -290,7 +293,7 @@ def _nullability(p: Planner, table: str, field: Field | None, target: sa.Column,
         problems.append(f"{table}.{name} is now required but {nulls} records have no value; "
                         "give it a default (it fills them) or fill them first")
     elif nulls:
-        description += f"; {nulls} empty records get the default {_default(field)}"
+        description += f"; {nulls} empty records get the default {show_default(field)}"
     p.add(Step("alter_field", table, name, description, preview={"empty": nulls},
                problems=problems,
                run=partial(steps.set_nullable, table=table, column=target, nullable=False,

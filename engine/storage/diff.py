@@ -10,8 +10,9 @@
    out) against :func:`engine.storage.tables.build_tables`.
 3. Each difference becomes a :class:`~engine.storage.plan.Step`, classified with
    the field types (:mod:`engine.storage.classify`) and the previously applied
-   model (compiled again from the specs recorded in ``loom_schema_versions``;
-   without it, SQL types alone decide).
+   model (compiled again from the specs and presets recorded in
+   ``loom_schema_versions``; without it, SQL types alone decide and tightened
+   constraints go unseen).
 
 Reads the database (and renames, see 1); never drops or converts anything:
 the steps' ``run`` callables do that when :func:`engine.storage.migrate.apply_plan`
@@ -29,6 +30,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from engine.compiler import compile_documents
+from engine.compiler_fields import thaw
 from engine.model import CompiledModel, Entity, Field
 from engine.spec import MemorySource
 from engine.spec.errors import MetadataInvalid
@@ -36,6 +38,7 @@ from engine.storage import archive, steps, versions
 from engine.storage.classify import TableDiff, classify_table
 from engine.storage.plan import Plan, Step
 from engine.storage.steps import Runner
+from engine.storage.tables import is_link
 
 #: Leftovers of an interrupted SQLite batch copy; never Loom tables.
 ALEMBIC_TEMP_PREFIX = "_alembic_tmp_"
@@ -50,13 +53,15 @@ def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 def previous_model(applied: dict[str, Any] | None, model: CompiledModel) -> CompiledModel | None:
     """The model recorded with the applied version, compiled again (``None`` if it can't be).
 
-    Presets are not recorded with the specs, so the current ones are used.
+    It is compiled with the presets recorded alongside; rows written before
+    presets were recorded fall back to ``model``'s presets.
     """
     if not applied or not applied.get("specs"):
         return None
-    docs: list[dict[str, Any]] = list(applied["specs"].values())
-    if model.presets:
-        docs.append({"presets": {n: dict(p.values) for n, p in model.presets.items()}})
+    specs = applied["specs"]
+    docs = versions.recorded_documents(specs)
+    if versions.PRESETS_KEY not in specs and model.presets:
+        docs.append({"presets": {n: thaw(p.values) for n, p in model.presets.items()}})
     errors: list = []
     try:
         return compile_documents(MemorySource(*docs, name="<applied>").documents(errors), errors)
@@ -81,7 +86,7 @@ class Planner:
         self.old_column: dict[tuple[str, str], str] = {}
         self.entity_by_table = {e.table_name: e for e in self.model.entities.values()}
         self.link_by_table = {e.link_table_name(f): (e, f) for e in self.model.entities.values()
-                              for f in e.fields if f.type_name == "many_to_many"}
+                              for f in e.fields if is_link(f)}
 
     # -- entry -------------------------------------------------------------
     def build(self) -> Plan:
@@ -113,11 +118,16 @@ class Planner:
     # -- the previous model ------------------------------------------------
     def old_field(self, table: str, column: str) -> Field | None:
         entity = self.old_entity_of(table)
-        if self.old is None or entity is None or not self.old.has_entity(entity):
+        if entity is None:
+            return None
+        return self.old_field_of(entity, self.old_column.get((table, column), column))
+
+    def old_field_of(self, entity: str, field: str) -> Field | None:
+        """Field ``entity.field`` of the previous model (old names), if there was one."""
+        if self.old is None or not self.old.has_entity(entity):
             return None
         old = self.old.entity(entity)
-        name = self.old_column.get((table, column), column)
-        return old.field(name) if old.has_field(name) else None
+        return old.field(field) if old.has_field(field) else None
 
     def old_entity_of(self, table: str) -> str | None:
         return self.old_entity.get(table, table)
@@ -155,7 +165,7 @@ class Planner:
                 self.old_entity[name] = old
                 self.add(Step("rename_entity", name, None, f"rename entity {old} -> {name}"))
                 for f in entity.fields:
-                    if f.type_name != "many_to_many":
+                    if not is_link(f):
                         continue
                     for candidate in (f.name, *f.renamed_from):
                         link = f"{old}__{candidate}"
@@ -268,8 +278,9 @@ class Planner:
             old_entity = self.old_entity_of(name)
             if "__" in name and not name.startswith("loom_"):
                 entity, field = name.split("__", 1)
-                spec = {"field": self.old_spec(entity, field), "type": "many_to_many",
-                        "table": name}
+                old = self.old_field_of(entity, field)
+                spec = {"field": self.old_spec(entity, field),
+                        "type": old.type_name if old is not None else None, "table": name}
                 self.add(Step("drop_link", entity, field,
                               f"drop many-to-many field {entity}.{field} "
                               f"(archived: {rows} links)", destructive=True,

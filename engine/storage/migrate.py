@@ -10,9 +10,20 @@ The public API the CLI calls:
   (:class:`MigrationRefused`, nothing changed) when the plan has problems, has
   destructive steps without ``allow_destructive=True``, or differs from the
   plan it was given, then runs every step with Alembic's ``Operations`` and
-  records the version (hash, time, actor, plan text) in ``loom_schema_versions``.
-  Any failure rolls everything back, schema and data, on SQLite and PostgreSQL.
-* :func:`restore`, :func:`purge`, :func:`list_archives`: see :mod:`engine.storage.archive`.
+  records the version (hash, time, actor, plan text, entity specs and presets)
+  in ``loom_schema_versions``. Any failure rolls everything back, schema and
+  data, on SQLite and PostgreSQL. On PostgreSQL it first locks
+  ``loom_schema_versions`` (ACCESS EXCLUSIVE), so it waits for writers that
+  already passed the model-version guard and holds new ones until it commits.
+* :func:`restore` brings archived values back into the records of a field
+  declared again, only where the value is still empty (never overwriting what
+  was typed in since). Every value is checked with the field type (``coerce`` +
+  ``check``, or ``convert`` after a type change), against unique values and
+  against deleted targets; the ones refused stay in the archive and are counted
+  (the returned :class:`~engine.storage.archive.Restored` and the archive's
+  ``restore_failures``). Each restored record gets ``version + 1``, an audit row
+  and a ``record.updated`` event (``cause: {"restore": "entity.field"}``).
+* :func:`purge`, :func:`list_archives`: see :mod:`engine.storage.archive`.
 
 Step kinds (``Step.kind``): ``add_system_table`` (Loom's own tables, created on
 the first migrate; later additions to them are planned like any table),
@@ -21,8 +32,15 @@ the first migrate; later additions to them are planned like any table),
 ``renamed_from``; the data stays), ``rename_index``, ``widen`` (safe),
 ``retype`` (preview of values that fail to convert; refused if any fail unless
 the field declares ``convert: {on_failure: set_null | default}``, which makes
-it destructive), ``alter_field`` (required or not; a newly required field with
-empty records needs a default, which fills them), ``alter_relation``,
+it destructive; an integer becoming a decimal with fewer than 19 digits before
+the point is a retype, not a widen), ``tighten`` (a stricter constraint with the
+same SQL type: an option removed, a lower ``max_length`` on a text field, a new
+pattern, a higher min or lower max; the preview counts stored values the field
+type's ``check`` refuses; none: safe and informative; some: refused, or with
+``on_failure`` destructive and applied by writing null or the default over them,
+each change audited and evented like a restore), ``alter_field`` (required or
+not; a newly required field with empty records needs a default, which fills
+them), ``alter_relation``,
 ``drop_index``, and the destructive soft drops ``drop_field``, ``drop_link``,
 ``drop_entity`` (values archived first, restorable until purged).
 
@@ -39,7 +57,7 @@ Behaviour worth knowing:
 * SQLite: foreign keys are turned off around the migration transaction (a
   table recreate would otherwise fire ``ON DELETE`` actions) and
   ``PRAGMA foreign_key_check`` must come back empty before the commit.
-* Large tables: a retype reads the column into memory to convert it.
+* Large tables: a retype or tighten reads the column into memory to check it.
 
 Nothing here runs at import time; no Flask.
 """
@@ -65,7 +83,7 @@ from engine.storage.plan import (
 )
 from engine.storage.steps import Runner
 from engine.storage.tables import build_tables
-from engine.storage.versions import record_version
+from engine.storage.versions import lock_versions, record_version
 
 __all__ = ["ArchiveNotFound", "MigrationError", "MigrationRefused", "Plan", "Step",
            "apply_plan", "list_archives", "plan_migration", "purge", "restore"]
@@ -74,6 +92,10 @@ __all__ = ["ArchiveNotFound", "MigrationError", "MigrationRefused", "Plan", "Ste
 @contextmanager
 def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection]:
     """A connection in one transaction; committed only when ``write`` and no error.
+
+    A writing migration on PostgreSQL first locks ``loom_schema_versions``
+    (:func:`~engine.storage.versions.lock_versions`), so no writer that checked
+    the old version can still be writing when the new one commits.
 
     On SQLite a writing migration runs with ``PRAGMA foreign_keys=OFF``: the
     pragma is a no-op inside a transaction, so it is set on the raw connection
@@ -89,6 +111,8 @@ def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
             txn = conn.begin()
             try:
+                if write:
+                    lock_versions(conn)
                 yield conn
                 if sqlite and write:
                     _check_foreign_keys(conn)
@@ -156,7 +180,12 @@ def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, 
 
 def restore(db: Database, model: CompiledModel, entity: str, field: str | None, *,
             actor: str) -> int:
-    """Bring back the archived values of ``entity.field``; how many were restored."""
+    """Bring back the archived values of ``entity.field`` into its empty records.
+
+    Returns how many were restored: an :class:`~engine.storage.archive.Restored`
+    (an ``int``) whose ``failures``, ``kept``, ``missing`` and ``notes`` tell
+    what stayed in the archive and why.
+    """
     return archive.restore(db, model, entity, field, actor=actor)
 
 

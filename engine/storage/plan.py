@@ -36,6 +36,7 @@ PHASES = {
     "add_field": 9,
     "widen": 10,
     "retype": 10,
+    "tighten": 10,
     "alter_field": 11,
     "add_index": 12,
 }

@@ -10,9 +10,9 @@ Builds ``Table`` objects only; never connects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 import sqlalchemy as sa
 
@@ -117,14 +117,20 @@ def _user_fk() -> sa.ForeignKey:
     return sa.ForeignKey(f"{USERS}.id", ondelete="SET NULL")
 
 
+def is_link(field: Field) -> bool:
+    """True for a field stored as a link table: no column of its own, but ids of another table."""
+    return not field.stored and field.type.references(field) is not None
+
+
 def field_column(entity: Entity, field: Field) -> sa.Column:
     """The column of one stored field (also used by migrations to add it)."""
     ftype = field.type
     args: list = []
-    if field.type_name == "relation":
-        args.append(sa.ForeignKey(f"{field.target}.id", ondelete=ON_DELETE_SQL[field.on_delete or "set_null"]))
-    elif field.type_name == "user":
-        args.append(_user_fk())
+    referred = ftype.references(field)
+    if referred is not None:
+        # Fields without on_delete (user fields) let go of a deleted row: SET NULL.
+        args.append(sa.ForeignKey(f"{referred}.id",
+                                  ondelete=ON_DELETE_SQL[field.on_delete or "set_null"]))
     return sa.Column(field.name, ftype.column_type(field), *args,
                      nullable=not field.required or field.computed,
                      unique=field.unique or None, index=(field.indexed and not field.unique) or None)
@@ -150,11 +156,12 @@ def entity_table(metadata: sa.MetaData, entity: Entity) -> sa.Table:
 
 def link_table(metadata: sa.MetaData, entity: Entity, field: Field) -> sa.Table:
     """The generated table of a many-to-many field: (source_id, target_id)."""
+    referred = field.type.references(field)
     return sa.Table(
         entity.link_table_name(field), metadata,
         sa.Column("source_id", sa.BigInteger(), sa.ForeignKey(f"{entity.table_name}.id",
                   ondelete="CASCADE"), primary_key=True),
-        sa.Column("target_id", sa.BigInteger(), sa.ForeignKey(f"{field.target}.id",
+        sa.Column("target_id", sa.BigInteger(), sa.ForeignKey(f"{referred}.id",
                   ondelete="CASCADE"), primary_key=True, index=True),
     )
 
@@ -209,6 +216,6 @@ def build_tables(model: CompiledModel) -> ModelTables:
     links = {}
     for entity in model.entities.values():
         for f in entity.fields:
-            if f.type_name == "many_to_many":
+            if is_link(f):
                 links[(entity.name, f.name)] = link_table(metadata, entity, f)
     return ModelTables(metadata, MappingProxyType(entities), MappingProxyType(links))

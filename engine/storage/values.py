@@ -2,7 +2,8 @@
 
 A retype or widening converts every stored value with the *new* field type's
 ``convert(field, value)`` (after the *old* type's ``from_db`` when the old field
-is known); a required field gets its default written into empty rows. The same
+is known); a tightened constraint checks every stored value with the field
+type's ``check``; a required field gets its default written into empty rows. The same
 functions compute the plan's preview and do the work at apply time, so the
 count a plan shows is the count apply meets (apply re-plans in its own
 transaction).
@@ -135,10 +136,11 @@ class Conversion:
         return len(self.failed)
 
     def examples(self, limit: int) -> list[str]:
-        return [_short(v) for _, v in self.failed[:limit]]
+        return [short(v) for _, v in self.failed[:limit]]
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for previews and notes."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -154,6 +156,40 @@ def convert_values(rows: list[tuple[int, Any]], old: Field | None, new: Field) -
         except CONVERT_ERRORS:
             result.failed.append((record_id, raw))
     return result
+
+
+def python(field: Field, raw: Any) -> Any:
+    """A stored value as the field's Python value (``raw`` itself if the type refuses it)."""
+    try:
+        return field.type.from_db(field, raw)
+    except CONVERT_ERRORS:
+        return raw
+
+
+def check_values(rows: list[tuple[int, Any]], field: Field) -> Conversion:
+    """Check ``rows`` (as read) against ``field``'s constraints; ``failed`` holds the refused."""
+    result = Conversion(values=len(rows))
+    for record_id, raw in rows:
+        try:
+            value = field.type.from_db(field, raw)
+            refused = next(iter(field.type.check(field, value)), None) is not None
+        except CONVERT_ERRORS:
+            refused = True
+        if refused:
+            result.failed.append((record_id, raw))
+        else:
+            result.converted.append((record_id, raw))
+    return result
+
+
+def read_versions(conn: sa.Connection, table: str, ids: list[int]) -> dict[int, int]:
+    """``{id: version}`` of the rows of ``table`` with those ids."""
+    t = sa.table(table, sa.column("id", sa.BigInteger()), sa.column("version", sa.Integer()))
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), WRITE_BATCH):
+        chunk = ids[start:start + WRITE_BATCH]
+        found.update(conn.execute(sa.select(t.c.id, t.c.version).where(t.c.id.in_(chunk))).all())
+    return found
 
 
 def count_values(conn: sa.Connection, table: str, column: str) -> int:

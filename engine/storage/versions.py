@@ -4,6 +4,19 @@
 whose compiled model differs from the newest recorded version refuses to write
 (:func:`ensure_current`), so web workers and job workers started before a
 migration can't store rows shaped for another schema.
+
+On PostgreSQL the guard alone races (a migration could commit between a writer's
+check and its INSERT), so every migration, restore and purge starts with
+:func:`lock_versions`: it waits for writers that already read the version (their
+read holds ACCESS SHARE until they end) and holds new writers at their read
+until the migration commits, when they see the new version and are refused.
+SQLite needs nothing: writers and migrations both take the database write lock.
+
+Each version row keeps the merged entity specs and the presets they used
+(``specs = {entity: spec, ..., "_presets": {name: values}}``; entity names start
+with a letter, so the key can't clash), enough to compile the applied model again
+(:func:`recorded_documents`). Rows written before presets were recorded have
+entity specs only.
 """
 
 from __future__ import annotations
@@ -14,8 +27,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.compiler_fields import thaw
 from engine.model import CompiledModel
 from engine.storage.tables import NAMING_CONVENTION, SCHEMA_VERSIONS, system_tables
+
+#: Key of the presets in a version row's ``specs`` (entity names can't start with ``_``).
+PRESETS_KEY = "_presets"
 
 
 class ModelOutdated(RuntimeError):
@@ -72,10 +89,40 @@ def ensure_current(conn: sa.Connection, model: CompiledModel) -> None:
         raise ModelOutdated(model.version, version)
 
 
+def lock_versions(conn: sa.Connection) -> None:
+    """On PostgreSQL, lock ``loom_schema_versions`` until the transaction ends.
+
+    Call it first thing in a migration's transaction. ACCESS EXCLUSIVE waits for
+    every writer that has read the version in :func:`ensure_current` and blocks
+    new ones until commit. No-op on SQLite and before the first migration.
+    """
+    if conn.dialect.name != "postgresql" or not sa.inspect(conn).has_table(SCHEMA_VERSIONS):
+        return
+    name = conn.dialect.identifier_preparer.quote(SCHEMA_VERSIONS)
+    conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+
+
+def recorded_specs(model: CompiledModel) -> dict[str, Any]:
+    """What a version row keeps of ``model``: its entity specs and its presets."""
+    presets = {name: thaw(p.values) for name, p in sorted(model.presets.items())}
+    return {**thaw(dict(model.specs)), PRESETS_KEY: presets}
+
+
+def recorded_documents(specs: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The metadata documents a version row's ``specs`` compile from (entities, then presets)."""
+    if not specs:
+        return []
+    docs = [spec for name, spec in specs.items() if name != PRESETS_KEY]
+    presets = specs.get(PRESETS_KEY)
+    if presets:
+        docs.append({"presets": presets})
+    return docs
+
+
 def record_version(conn: sa.Connection, model: CompiledModel, plan_text: str, actor: str) -> int:
     """Record that ``model`` is now applied; returns the new row's id."""
     table = system_table(SCHEMA_VERSIONS)
     result = conn.execute(table.insert().values(
-        version=model.version, applied_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-        actor=actor, plan=plan_text, specs=dict(model.specs)))
+        version=model.version, applied_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        actor=actor, plan=plan_text, specs=recorded_specs(model)))
     return result.inserted_primary_key[0]

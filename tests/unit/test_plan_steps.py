@@ -1,11 +1,20 @@
-"""Plan values and type-widening rules, without a database."""
+"""Plan values, type-widening and tightening rules, without a database."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import sqlalchemy as sa
 
+import engine.storage
 from engine.storage.classify import sql_widens
+from engine.storage.constraints import tightened
 from engine.storage.plan import MigrationRefused, Plan, Step
+
+#: ``type_name == "relation"``, ``type_name in ("user", ...)``: branching on a type's name.
+TYPE_NAME_BRANCH = re.compile(r"type_name\s*[!=]=\s*['\"]|['\"]\s*[!=]=\s*\w+\.type_name"
+                              r"|type_name\s+(not\s+)?in\s*[(\[{]")
 
 
 def _plan(*steps: Step, problems=()) -> Plan:
@@ -66,3 +75,38 @@ def test_growing_strings_and_decimals_widen_and_shrinking_does_not():
     assert sql_widens(sa.Integer(), sa.BigInteger())
     assert not sql_widens(sa.BigInteger(), sa.Integer())
     assert not sql_widens(sa.String(10), sa.Integer())
+
+
+def test_integers_widen_into_decimals_only_with_nineteen_digits_before_the_point():
+    assert sql_widens(sa.BigInteger(), sa.Numeric(21, 2))
+    assert sql_widens(sa.BigInteger(), sa.Numeric())
+    assert not sql_widens(sa.BigInteger(), sa.Numeric(7, 2))  # percent
+    assert not sql_widens(sa.BigInteger(), sa.Numeric(18, 4))  # decimal's default
+    assert sql_widens(sa.Integer(), sa.Numeric(12, 2))
+
+
+def _field(model_from, **spec):
+    model = model_from({"entity": "deal", "label": "Deal",
+                        "fields": [{"name": "f", **spec}]})
+    return model.entity("deal").field("f")
+
+
+def test_tightened_names_what_the_new_field_refuses(model_from):
+    options = [{"value": v, "label": v} for v in ("open", "won", "lost")]
+    wide = _field(model_from, type="select", options=options)
+    narrow = _field(model_from, type="select", options=options[:2])
+    assert tightened(wide, narrow) == ["options removed: lost"]
+    assert tightened(narrow, wide) == []
+    text = _field(model_from, type="text")
+    assert tightened(text, _field(model_from, type="text", max_length=9)) == \
+        ["max_length unset -> 9"]
+    low = _field(model_from, type="integer", min=0, max=10)
+    assert tightened(low, _field(model_from, type="integer", min=1, max=10)) == ["min 0 -> 1"]
+    assert tightened(low, _field(model_from, type="integer")) == []
+
+
+def test_storage_never_branches_on_field_type_names():
+    folder = Path(engine.storage.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        found = TYPE_NAME_BRANCH.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{path.name}: {found.group(0)}; ask the field's type instead"

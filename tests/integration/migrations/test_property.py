@@ -23,7 +23,8 @@ from engine.storage.tables import build_tables
 
 ROWS = 5
 TYPES = ("string", "text", "integer", "decimal")
-WIDENINGS = {"string": "text", "integer": "decimal"}
+# decimal(23, 4): 19 digits before the point, so every integer fits (a plain widen).
+WIDENINGS = {"string": {"type": "text"}, "integer": {"type": "decimal", "precision": 23}}
 LOSSY = {"string": "integer", "text": "integer", "integer": "string"}
 EDITS = ("add", "rename", "widen", "lossy", "drop", "restore")
 
@@ -136,8 +137,9 @@ class Scenario:
         name = self.pick(WIDENINGS)
         if name is None:
             return
-        new_type = WIDENINGS[self.fields[name]["type"]]
-        self.fields[name] = {**self.fields[name], "type": new_type}
+        widened = WIDENINGS[self.fields[name]["type"]]
+        new_type = widened["type"]
+        self.fields[name] = {**self.fields[name], **widened}
         self.expected[name] = {i: _norm(new_type, v) for i, v in self.expected[name].items()}
         plan = self.migrate(destructive=False)
         assert [s.kind for s in plan.steps] == ["widen"]
