@@ -23,7 +23,10 @@ Behaviour (the contract ``loom restore`` / ``loom purge`` / ``loom archives`` re
   event with ``cause: {"restore": "entity.field"}`` (:mod:`engine.storage.trail`),
   in the restore's transaction. The archive is marked ``restored_at`` and
   *kept* until purged. A many-to-many field gets its link rows back (pairs whose
-  two records still exist; not audited). Restoring a whole entity is not
+  two records still exist, added to links typed in since); each source record
+  that got links back gets ``version + 1``, one audit row ``{field: [old ids or
+  null, all ids]}`` (sorted, as the record service writes them) and one
+  ``record.updated`` event, like a restored value. Restoring a whole entity is not
   supported: its archive table stays readable until purged.
 * :func:`purge` drops the archive tables of ``entity.field`` (or of every
   archive of ``entity`` when ``field`` is None), restored or not, and marks them
@@ -48,8 +51,14 @@ from engine.model import CompiledModel, Field
 from engine.storage.db import Database
 from engine.storage.plan import PREVIEW_EXAMPLES, ArchiveNotFound, MigrationError
 from engine.storage.tables import ARCHIVE, ModelTables, build_tables
-from engine.storage.trail import Change, write_changes
-from engine.storage.values import CONVERT_ERRORS, count_rows, readable, short
+from engine.storage.trail import Change, Trace, write_changes, write_traces
+from engine.storage.values import (
+    CONVERT_ERRORS,
+    count_rows,
+    read_versions,
+    readable,
+    short,
+)
 from engine.storage.versions import ensure_current, lock_versions, system_table
 
 #: Prefix of archive tables. Differs from ``loom_archive`` (the registry) on purpose.
@@ -202,7 +211,7 @@ def restore(db: Database, model: CompiledModel, entity: str, field: str, *,
         if target.stored:
             result = _restore_column(conn, model, tables, entity, target, archive, row["spec"])
         else:
-            result = Restored(_restore_links(conn, tables.link(entity, field), archive))
+            result = Restored(_restore_links(conn, model, tables, entity, field, archive))
         registry = system_table(ARCHIVE)
         spec = {**row["spec"], "restored_by": actor, "restored": int(result),
                 "restore_failures": result.failures, "restore_kept": result.kept,
@@ -292,17 +301,32 @@ def _restore_column(conn: sa.Connection, model: CompiledModel, tables: ModelTabl
                     notes=tuple(notes))
 
 
-def _restore_links(conn: sa.Connection, link: sa.Table, archive: sa.Table) -> int:
-    existing = set(conn.execute(sa.select(link.c.source_id, link.c.target_id)).all())
-    source_table = next(iter(link.c.source_id.foreign_keys)).column.table
+def _restore_links(conn: sa.Connection, model: CompiledModel, tables: ModelTables, entity: str,
+                   field: str, archive: sa.Table) -> int:
+    """Insert the archived pairs whose two records still exist; trace each source record."""
+    link = tables.link(entity, field)
+    before: dict[int, set[int]] = {}
+    for s, t in conn.execute(sa.select(link.c.source_id, link.c.target_id)):
+        before.setdefault(s, set()).add(t)
+    source_table = tables.entity(entity)
     target_table = next(iter(link.c.target_id.foreign_keys)).column.table
     sources = {r[0] for r in conn.execute(sa.select(source_table.c.id))}
     targets = {r[0] for r in conn.execute(sa.select(target_table.c.id))}
-    rows = [{"source_id": s, "target_id": t}
-            for s, t in conn.execute(sa.select(archive.c.source_id, archive.c.target_id))
-            if (s, t) not in existing and s in sources and t in targets]
+    added: dict[int, set[int]] = {}
+    for s, t in conn.execute(sa.select(archive.c.source_id, archive.c.target_id)):
+        if s in sources and t in targets and t not in before.get(s, ()):
+            added.setdefault(s, set()).add(t)
+    rows = [{"source_id": s, "target_id": t} for s in sorted(added) for t in sorted(added[s])]
     if rows:
         conn.execute(link.insert(), rows)
+    # One audit row per source record, in the service's form for a many-to-many field:
+    # sorted ids, old null when the record had no links (links typed in since are kept).
+    versions = read_versions(conn, source_table.name, sorted(added))
+    traces = [Trace(s, versions[s], {field: [sorted(before[s]) if s in before else None,
+                                             sorted(before.get(s, set()) | added[s])]})
+              for s in sorted(added)]
+    write_traces(conn, model.version, source_table, entity, traces,
+                 {"restore": f"{entity}.{field}"})
     return len(rows)
 
 

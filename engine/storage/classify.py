@@ -40,7 +40,14 @@ import sqlalchemy as sa
 
 from engine.model import Entity, Field
 from engine.storage import steps, values
-from engine.storage.constraints import on_failure, plan_tighten, show_default, tightened
+from engine.storage.constraints import (
+    on_failure,
+    plan_tighten,
+    replacement,
+    show_default,
+    tightened,
+    trace_replaced,
+)
 from engine.storage.plan import PREVIEW_EXAMPLES, MigrationError, Step
 from engine.storage.steps import Runner
 
@@ -264,17 +271,17 @@ def _run_convert(r: Runner, *, table: str, column: sa.Column, old_type: Any, old
         steps.change_type(r, table, column, old_type, None)
         return
     conversion = steps.retype_values(r.conn, table, old_type, old, new)
-    rewrite = list(conversion.converted)
-    if conversion.failures:
-        if policy == "set_null":
-            rewrite += [(record_id, None) for record_id, _ in conversion.failed]
-        elif policy == "default":
-            default = values.static_default(new)
-            rewrite += [(record_id, default) for record_id, _ in conversion.failed]
-        else:
-            raise MigrationError(f"{table}.{new.name}: {conversion.failures} values failed to "
-                                 f"convert (e.g. {', '.join(conversion.examples(3))})")
+    if conversion.failures and policy not in ("set_null", "default"):
+        raise MigrationError(f"{table}.{new.name}: {conversion.failures} values failed to "
+                             f"convert (e.g. {', '.join(conversion.examples(3))})")
+    stored = replacement(new, policy)
+    rewrite = [*conversion.converted, *((record_id, stored) for record_id, _ in conversion.failed)]
     steps.change_type(r, table, column, old_type, rewrite)
+    if conversion.failures:
+        # Written again with the version bump, audit row (old value in the old type's
+        # JSON form) and event of each record, as a tighten does.
+        trace_replaced(r, table=table, field=new, failed=conversion.failed, stored=stored,
+                       step="retype", old_json=partial(values.json_of, old))
 
 
 def _nullability(p: Planner, table: str, field: Field | None, target: sa.Column,

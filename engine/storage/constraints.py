@@ -16,13 +16,16 @@ preview counts the stored values the field type's ``check`` now refuses:
   values stay readable in the audit trail (a retype does not archive them either).
 
 :func:`on_failure` is the shared wording and decision of ``retype`` and
-``tighten`` when some values fail.
+``tighten`` when some values fail; :func:`replacement` and :func:`trace_replaced`
+are the shared doing: the value written over them, and the version bump, audit
+row and event of each record (a retype's cause is ``{"retype": "entity.field"}``).
 
 Reads only when planning; :func:`run_tighten` writes, called by ``apply_plan``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -144,21 +147,38 @@ def plan_tighten(p: Planner, table: str, field: Field, what: list[str]) -> None:
                run=partial(run_tighten, table=table, field=field, policy=policy)))
 
 
+def replacement(field: Field, policy: str) -> Any:
+    """The stored value ``policy`` writes over refused values: null or the field's default."""
+    return values.static_default(field) if policy == "default" else None
+
+
+def trace_replaced(r: Runner, *, table: str, field: Field, failed: list[tuple[int, Any]],
+                   stored: Any, step: str, old_json: Callable[[Any], Any] | None = None) -> int:
+    """Write ``stored`` over the ``failed`` ``(id, old value)`` rows of ``table.<field>``,
+    each with ``version + 1``, an audit row and an event caused by ``step``; records changed.
+
+    ``old_json`` renders old values that are not ``field``'s (see
+    :func:`~engine.storage.trail.write_changes`).
+    """
+    new = None if stored is None else field.type.from_db(field, stored)
+    versions = values.read_versions(r.conn, table, [record_id for record_id, _ in failed])
+    if old_json is None:
+        changes = [Change(record_id, versions[record_id], values.python(field, raw), new)
+                   for record_id, raw in failed]
+    else:
+        changes = [Change(record_id, versions[record_id], raw, new) for record_id, raw in failed]
+    return write_changes(r.conn, r.model.version, r.target.entity(table), table, field, changes,
+                         {step: f"{table}.{field.name}"}, old_json=old_json)
+
+
 def run_tighten(r: Runner, *, table: str, field: Field, policy: str) -> None:
     """Null (or default) the values of ``table.<field>`` its type's ``check`` refuses."""
     live = r.target.entity(table)
     check = _check(r.conn, table, field, live.c[field.name].type)
     if not check.failures:
         return
-    if policy == "set_null":
-        new = None
-    elif policy == "default":
-        new = field.type.from_db(field, values.static_default(field))
-    else:
+    if policy not in ("set_null", "default"):
         raise MigrationError(f"{table}.{field.name}: {check.failures} values break the new "
                              f"constraint (e.g. {', '.join(check.examples(PREVIEW_EXAMPLES))})")
-    versions = values.read_versions(r.conn, table, [record_id for record_id, _ in check.failed])
-    changes = [Change(record_id, versions[record_id], values.python(field, raw), new)
-               for record_id, raw in check.failed]
-    write_changes(r.conn, r.model.version, live, table, field, changes,
-                  {"tighten": f"{table}.{field.name}"})
+    trace_replaced(r, table=table, field=field, failed=check.failed,
+                   stored=replacement(field, policy), step="tighten")

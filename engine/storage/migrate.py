@@ -22,7 +22,9 @@ The public API the CLI calls:
   against deleted targets; the ones refused stay in the archive and are counted
   (the returned :class:`~engine.storage.archive.Restored` and the archive's
   ``restore_failures``). Each restored record gets ``version + 1``, an audit row
-  and a ``record.updated`` event (``cause: {"restore": "entity.field"}``).
+  and a ``record.updated`` event (``cause: {"restore": "entity.field"}``); for a
+  many-to-many field, each source record that got links back, with ``{field:
+  [old ids or null, all ids]}`` (links typed in since are kept).
 * :func:`purge`, :func:`list_archives`: see :mod:`engine.storage.archive`.
 
 Step kinds (``Step.kind``): ``add_system_table`` (Loom's own tables, created on
@@ -32,7 +34,9 @@ the first migrate; later additions to them are planned like any table),
 ``renamed_from``; the data stays), ``rename_index``, ``widen`` (safe),
 ``retype`` (preview of values that fail to convert; refused if any fail unless
 the field declares ``convert: {on_failure: set_null | default}``, which makes
-it destructive; an integer becoming a decimal with fewer than 19 digits before
+it destructive and writes null or the default over them, each change audited
+(old value in the old type's JSON form) and evented with ``cause: {"retype":
+"entity.field"}``, in the migration transaction; an integer becoming a decimal with fewer than 19 digits before
 the point is a retype, not a widen), ``tighten`` (a stricter constraint with the
 same SQL type: an option removed, a lower ``max_length`` on a text field, a new
 pattern, a higher min or lower max; the preview counts stored values the field

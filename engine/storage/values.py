@@ -166,6 +166,17 @@ def python(field: Field, raw: Any) -> Any:
         return raw
 
 
+def json_of(field: Field | None, raw: Any) -> Any:
+    """A stored value in ``field``'s JSON form; ``raw`` itself when there is no field
+    (no applied model to ask) or its type refuses it. Callers make it JSON-safe."""
+    if field is None:
+        return raw
+    try:
+        return field.type.to_json(field, field.type.from_db(field, raw))
+    except CONVERT_ERRORS:
+        return raw
+
+
 def check_values(rows: list[tuple[int, Any]], field: Field) -> Conversion:
     """Check ``rows`` (as read) against ``field``'s constraints; ``failed`` holds the refused."""
     result = Conversion(values=len(rows))
