@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from engine.records.plan import EntityPlan
+from engine.storage.trail import audit_row
 
 #: Audit ``action`` of each kind of change.
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -53,11 +54,8 @@ def snapshot(plan: EntityPlan, record: Mapping[str, Any], *, deleted: bool = Fal
     return out
 
 
-def row(at: dt.datetime, actor_id: int | None, entity: str, record_id: int, action: str,
-        changes: dict[str, list[Any]]) -> dict[str, Any]:
-    """One ``loom_audit`` row; ``at`` is naive UTC."""
-    return {"at": at, "actor_id": actor_id, "entity": entity, "record_id": record_id,
-            "action": action, "changes": changes}
+#: One ``loom_audit`` row; the shape is shared with migrations and ``loom restore``.
+row = audit_row
 
 
 def history(conn: sa.Connection, table: sa.Table, entity: str, record_id: int) -> list[dict[str, Any]]:

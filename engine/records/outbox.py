@@ -17,17 +17,11 @@ Events:
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from engine.storage.trail import outbox_row
 
 CREATED, UPDATED, DELETED = "record.created", "record.updated", "record.deleted"
 BULK_CREATED = "records.created"
 
 
-def event(at: dt.datetime, name: str, entity: str, actor_id: int | None, model_version: str,
-          payload: dict[str, Any], *, record_id: int | None = None,
-          record_ids: list[int] | None = None) -> dict[str, Any]:
-    """One ``loom_outbox`` row; ``at`` is naive UTC."""
-    return {"created_at": at, "event": name, "entity": entity, "record_id": record_id,
-            "record_ids": record_ids, "actor_id": actor_id, "model_version": model_version,
-            "payload": payload}
+#: One ``loom_outbox`` row; the shape is shared with migrations and ``loom restore``.
+event = outbox_row

@@ -14,9 +14,8 @@ leaves, in the caller's transaction: each record gets ``version + 1`` and a new
 :func:`write_traces` leaves the same trace for changes that are not a column
 value (link rows the caller wrote itself).
 
-The row shapes are those of :mod:`engine.records.audit` and
-:mod:`engine.records.outbox`, repeated here because storage must not import the
-record service (imports go storage -> records, never back). There is no user
+The row shapes live here (:func:`audit_row`, :func:`outbox_row`) and the record
+service builds its rows with them too, since imports go storage -> records. There is no user
 behind these changes: ``actor_id`` is null.
 
 Must not decide which values change: callers read, check and lock the rows.
@@ -86,17 +85,31 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def audit_row(at: dt.datetime, actor_id: int | None, entity: str, record_id: int, action: str,
+              changes: dict[str, list[Any]]) -> dict[str, Any]:
+    """One ``loom_audit`` row; ``at`` is naive UTC. The record service writes the same shape."""
+    return {"at": at, "actor_id": actor_id, "entity": entity, "record_id": record_id,
+            "action": action, "changes": changes}
+
+
+def outbox_row(at: dt.datetime, name: str, entity: str, actor_id: int | None, model_version: str,
+               payload: dict[str, Any], *, record_id: int | None = None,
+               record_ids: list[int] | None = None) -> dict[str, Any]:
+    """One ``loom_outbox`` row; ``at`` is naive UTC. The record service writes the same shape."""
+    return {"created_at": at, "event": name, "entity": entity, "record_id": record_id,
+            "record_ids": record_ids, "actor_id": actor_id, "model_version": model_version,
+            "payload": payload}
+
+
 def _log(conn: sa.Connection, now: dt.datetime, model_version: str, entity: str,
          traces: Sequence[Trace], cause: dict[str, Any]) -> None:
     """One audit row and one ``record.updated`` event per trace (version already bumped)."""
     conn.execute(system_table(AUDIT).insert(), [
-        {"at": now, "actor_id": None, "entity": entity, "record_id": t.record_id,
-         "action": AUDIT_UPDATE, "changes": t.changes} for t in traces])
+        audit_row(now, None, entity, t.record_id, AUDIT_UPDATE, t.changes) for t in traces])
     conn.execute(system_table(OUTBOX).insert(), [
-        {"created_at": now, "event": EVENT_UPDATED, "entity": entity,
-         "record_id": t.record_id, "record_ids": None, "actor_id": None,
-         "model_version": model_version,
-         "payload": {"version": t.version + 1, "changes": t.changes, "cause": dict(cause)}}
+        outbox_row(now, EVENT_UPDATED, entity, None, model_version,
+                   {"version": t.version + 1, "changes": t.changes, "cause": dict(cause)},
+                   record_id=t.record_id)
         for t in traces])
 
 
