@@ -110,6 +110,7 @@ def test_ids_that_cannot_exist_are_not_found_on_every_call(svc, alice, tables):
         for bad in BAD_IDS:
             with pytest.raises(RecordNotFound):
                 call(bad)
+                pytest.fail(f"{name}({bad!r}) did not refuse the id")
     assert svc.get(alice, "deal", deal["id"])["title"] == "T"
     assert count(svc.db, tables.audit) == 1
 
