@@ -125,10 +125,10 @@ def check(obj: _Context, as_json: bool) -> None:
     rules = sum(len(e.rules) for e in model.entities.values())
     if as_json:
         click.echo(json.dumps({"ok": True, "version": model.version, "entities": len(model.entities),
-                               "fields": fields, "rules": rules}))
+                               "fields": fields, "rules": rules, "roles": len(model.roles)}))
     else:
-        click.secho(f"ok: {len(model.entities)} entities, {fields} fields, {rules} rules "
-                    f"(model {model.version})", fg="green")
+        click.secho(f"ok: {len(model.entities)} entities, {fields} fields, {rules} rules, "
+                    f"{len(model.roles)} roles (model {model.version})", fg="green")
 
 
 @main.command()
@@ -251,7 +251,7 @@ def show(obj: _Context, entity: str, expanded: bool, lang: str) -> None:
 
 @main.command()
 @click.argument("kind", required=False, default="entity",
-                type=click.Choice(["entity", "extends", "presets"]))
+                type=click.Choice(["entity", "extends", "presets", "role"]))
 def metaschema(kind: str) -> None:
     """Print the JSON Schema of a kind of metadata file (for editors)."""
     from engine.spec import metaschema as load
@@ -329,6 +329,15 @@ def _has_records(obj: _Context) -> bool:
     table = build_tables(obj.model).entity("account")
     with obj.db.read() as conn:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+
+
+def _register_accounts() -> None:
+    from engine.cli_accounts import register
+
+    register(main)
+
+
+_register_accounts()
 
 
 if __name__ == "__main__":  # pragma: no cover

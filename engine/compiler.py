@@ -25,6 +25,7 @@ from engine.compiler_fields import (COMMON_FIELD_KEYS, STANDARD_VARIABLES, Field
                                    a_type, compile_field, field_default, field_expressions,
                                    formula_cycles, freeze, thaw)
 from engine.compiler_names import check_entity_renames, name_indexes, source_error, with_inverses
+from engine.compiler_roles import compile_roles
 from engine.fields import registry
 from engine.model import (STANDARD_COLUMNS, CompiledModel, Entity, Field, Index, Preset, Rule,
                           Source, Text)
@@ -103,13 +104,16 @@ class Compiler:
         entities = with_inverses(entities, docs, self.errors)
         entities = name_indexes(entities, self.index_names, docs, self.errors)
         check_entity_renames(entities, self.drafts, self.errors)
+        roles = compile_roles([d for d in valid if d.kind == "role"], entities, set(self.drafts),
+                              self.broken_entities, self.errors)
         if self.errors:
             return None
         specs = {name: self._merged_spec(draft) for name, draft in sorted(self.drafts.items())}
         version = _version(specs, {n: thaw(p.values) for n, p in sorted(self.presets.items())})
         return CompiledModel(entities=MappingProxyType(dict(sorted(entities.items()))),
                              presets=MappingProxyType(dict(sorted(self.presets.items()))),
-                             version=version, specs=MappingProxyType(specs))
+                             version=version, specs=MappingProxyType(specs),
+                             roles=MappingProxyType(roles))
 
     def _remember_broken(self, doc: SpecDocument) -> None:
         if doc.kind == "entity" and isinstance(doc.data.get("entity"), str):

@@ -255,6 +255,36 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class EntityGrant:
+    """What a role may do with one entity: actions, the rows it sees, field access.
+
+    ``scope`` is ``own``, ``team``, ``team_tree`` or ``all``; ``fields`` maps a field
+    (or standard column) to ``read`` or ``hidden``; unlisted fields are writable.
+    """
+
+    actions: frozenset[str]
+    scope: str = "own"
+    fields: Mapping[str, str] = dc_field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A named bundle of grants, declared by a ``kind: role`` document."""
+
+    name: str
+    label: Text
+    source: Source
+    description: Text | None = None
+    admin: bool = False
+    default: EntityGrant | None = None
+    entities: Mapping[str, EntityGrant] = dc_field(default_factory=lambda: EMPTY)
+
+    def grant(self, entity: str) -> EntityGrant | None:
+        """The grant for ``entity``: its own, else the role's default, else ``None``."""
+        return self.entities.get(entity, self.default)
+
+
+@dataclass(frozen=True)
 class CompiledModel:
     """The whole compiled metadata, versioned by a hash of the merged specs."""
 
@@ -262,6 +292,8 @@ class CompiledModel:
     presets: Mapping[str, Preset]
     version: str
     specs: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)  # merged entity specs, for `loom show` and the API
+    # Roles are not part of ``version``: no table depends on them.
+    roles: Mapping[str, Role] = dc_field(default_factory=lambda: EMPTY)
 
     def entity(self, name: str) -> Entity:
         """The entity called ``name``; a KeyError names the known entities."""

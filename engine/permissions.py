@@ -12,8 +12,8 @@ The record service consults a :class:`PermissionPolicy` on every call path:
   ``hidden`` (removed from results and history, refused in input, filters, sorts and
   expansions).
 
-:class:`AllowAll` is the default. Role-based policies belong to the web layer's auth
-issue; they plug in here without changing the record service.
+:class:`AllowAll` is the default. The role-based policy declared in metadata is
+:class:`engine.access.RolePolicy`; it plugs in here without changing the record service.
 
 This module holds no state and must not touch the database or Flask; a policy only
 builds SQL expressions for the service to run.
@@ -47,8 +47,10 @@ class Actor:
 
     user_id: int | None
     roles: tuple[str, ...] = ()
-    team_ids: tuple[int, ...] = ()
+    team_ids: tuple[int, ...] = ()  # teams the user is a member of
     lang: str = "en"
+    # Teams the user belongs to or manages, and every team below them (``team_tree`` scope).
+    tree_team_ids: tuple[int, ...] = ()
 
     @classmethod
     def system(cls, lang: str = "en") -> "Actor":

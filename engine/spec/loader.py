@@ -2,7 +2,7 @@
 
 A document is one file's content: an ``entity``, an ``extends`` (fields and
 rules added to an entity declared elsewhere, the shape the customisation layer
-will store) or a set of ``presets``. Sources are pluggable: anything with a
+will store), a set of ``presets`` or a ``role`` (permissions). Sources are pluggable: anything with a
 ``documents()`` method returning :class:`SpecDocument` values; files now, a
 database layer later.
 
@@ -25,7 +25,7 @@ from engine.spec.errors import MetadataError
 #: File endings read as metadata.
 SUFFIXES = (".yaml", ".yml", ".json")
 #: Top-level keys that tell a document's kind, in the order they are tried.
-KINDS = ("entity", "extends", "presets")
+KINDS = ("entity", "extends", "presets", "role")
 #: Most YAML nodes one file may expand to. Aliases can make a small file expand
 #: exponentially ("billion laughs"); metadata never needs this many.
 MAX_NODES = 200_000

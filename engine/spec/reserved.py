@@ -29,6 +29,10 @@ return true var void while
 #: Names a field may not take because every table already has them.
 FIELD_RESERVED = frozenset(STANDARD_COLUMNS)
 
+#: Entity names that would collide with fixed web paths (``/api/v1/meta``, ``/api/v1/docs``,
+#: ``/r/_users``...): an entity's list lives at ``/api/v1/<entity>`` and ``/r/<entity>``.
+ENTITY_RESERVED = frozenset({"meta", "docs", "openapi", "api", "admin", "login", "logout", "static"})
+
 #: Prefix of Loom's own tables; entities may not start with it.
 SYSTEM_PREFIX = "loom_"
 
@@ -39,6 +43,9 @@ def identifier_problem(name: str, *, kind: str) -> str | None:
         return f"{kind} name {name!r} is a reserved SQL word"
     if "__" in name:
         return f"{kind} name {name!r} may not contain '__' (kept for link tables)"
+    if kind == "entity" and name in ENTITY_RESERVED:
+        return (f"entity name {name!r} is kept for Loom's own web paths "
+                f"({', '.join(sorted(ENTITY_RESERVED))})")
     if kind == "entity" and name.startswith(SYSTEM_PREFIX):
         return f"entity name {name!r} may not start with {SYSTEM_PREFIX!r} (kept for Loom's tables)"
     if kind == "field" and name in FIELD_RESERVED:

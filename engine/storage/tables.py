@@ -33,7 +33,14 @@ AUDIT = "loom_audit"
 OUTBOX = "loom_outbox"
 AUTONUMBER = "loom_autonumber"
 ARCHIVE = "loom_archive"
-SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE)
+CREDENTIALS = "loom_credentials"
+USER_ROLES = "loom_user_roles"
+TEAMS = "loom_teams"
+TEAM_MEMBERS = "loom_team_members"
+TOKENS = "loom_tokens"
+LOGIN_ATTEMPTS = "loom_login_attempts"
+SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE, CREDENTIALS,
+                 USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS)
 
 #: ``on_delete`` of a relation -> the SQL action.
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -110,6 +117,70 @@ def system_tables(metadata: sa.MetaData) -> None:
         sa.Column("dropped_at", sa.DateTime(), nullable=False),
         sa.Column("restored_at", sa.DateTime(), nullable=True),
         sa.Column("purged_at", sa.DateTime(), nullable=True),
+    )
+    _account_tables(metadata)
+    _metadata_documents_table(metadata)
+
+
+def _metadata_documents_table(metadata: sa.MetaData) -> None:
+    """``loom_metadata``: documents made by the metadata API (see engine.spec.dbsource)."""
+    # Imported here: engine.spec must not be imported while this module loads.
+    from engine.spec.dbsource import metadata_table
+
+    metadata_table(metadata)
+
+
+def _account_tables(metadata: sa.MetaData) -> None:
+    """Users' passwords, roles, teams, API tokens and failed logins (see engine.accounts)."""
+    user_id = f"{USERS}.id"
+    sa.Table(
+        CREDENTIALS, metadata,
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey(user_id, ondelete="CASCADE"),
+                  primary_key=True, autoincrement=False),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+    )
+    sa.Table(
+        USER_ROLES, metadata,
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey(user_id, ondelete="CASCADE"),
+                  primary_key=True, autoincrement=False),
+        sa.Column("role", sa.String(63), primary_key=True),
+    )
+    sa.Table(
+        TEAMS, metadata, _id_column(),
+        sa.Column("name", sa.String(150), nullable=False, unique=True),
+        sa.Column("parent_id", sa.BigInteger(), sa.ForeignKey(f"{TEAMS}.id", ondelete="SET NULL"),
+                  nullable=True),
+        sa.Column("manager_id", sa.BigInteger(), sa.ForeignKey(user_id, ondelete="SET NULL"),
+                  nullable=True, index=True),
+    )
+    sa.Table(
+        TEAM_MEMBERS, metadata,
+        sa.Column("team_id", sa.BigInteger(), sa.ForeignKey(f"{TEAMS}.id", ondelete="CASCADE"),
+                  primary_key=True, autoincrement=False),
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey(user_id, ondelete="CASCADE"),
+                  primary_key=True, autoincrement=False, index=True),
+    )
+    sa.Table(
+        TOKENS, metadata, _id_column(),
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey(user_id, ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("name", sa.String(150), nullable=False, server_default=""),
+        sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex of the secret
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    sa.Table(
+        LOGIN_ATTEMPTS, metadata, _id_column(),
+        # One row per failed login; rows older than the throttle window are pruned.
+        sa.Column("username", sa.String(150), nullable=False),
+        sa.Column("ip", sa.String(64), nullable=False),
+        sa.Column("failed_at", sa.DateTime(), nullable=False),
+        sa.Index(None, "username", "ip", "failed_at"),
+        sa.Index(None, "ip", "failed_at"),
     )
 
 
@@ -206,6 +277,30 @@ class ModelTables:
     @property
     def archive(self) -> sa.Table:
         return self.metadata.tables[ARCHIVE]
+
+    @property
+    def credentials(self) -> sa.Table:
+        return self.metadata.tables[CREDENTIALS]
+
+    @property
+    def user_roles(self) -> sa.Table:
+        return self.metadata.tables[USER_ROLES]
+
+    @property
+    def teams(self) -> sa.Table:
+        return self.metadata.tables[TEAMS]
+
+    @property
+    def team_members(self) -> sa.Table:
+        return self.metadata.tables[TEAM_MEMBERS]
+
+    @property
+    def tokens(self) -> sa.Table:
+        return self.metadata.tables[TOKENS]
+
+    @property
+    def login_attempts(self) -> sa.Table:
+        return self.metadata.tables[LOGIN_ATTEMPTS]
 
 
 def build_tables(model: CompiledModel) -> ModelTables:

@@ -83,7 +83,7 @@ def test_malformed_json_names_the_line():
     ("", "file is empty"),
     ("# only a comment\n", "file is empty"),
     ("- a\n- b\n", "must be a mapping"),
-    ("label: x\n", "exactly one of the keys entity, extends, presets (found: none)"),
+    ("label: x\n", "exactly one of the keys entity, extends, presets, role (found: none)"),
     ("entity: a\npresets: {}\n", "(found: entity, presets)"),
     ("? [1]\n: 2\nentity: a\n", "mapping keys must be plain text"),
 ])

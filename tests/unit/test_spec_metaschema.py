@@ -108,8 +108,12 @@ def test_every_key_of_the_metaschema_compiles():
     extension = {"extends": "deal", "fields": [{"name": "note", "type": "text"}],
                  "rules": [{"name": "note_short", "assert": "size(note) < 500", "message": "m"}],
                  "indexes": [{"fields": ["account", "stage"]}]}
-    used = _keys(presets) | _keys(entity) | _keys(extension)
-    model = compile_documents(MemorySource(presets, entity, extension).documents([]), [])
+    role = {"role": "seller", "label": "Seller", "description": "Sells", "admin": False,
+            "default": {"actions": ["read"], "scope": "all"},
+            "entities": {"deal": {"actions": ["read", "update"], "scope": "own",
+                                  "fields": {"amount": "read"}}}}
+    used = _keys(presets) | _keys(entity) | _keys(extension) | _keys(role)
+    model = compile_documents(MemorySource(presets, entity, extension, role).documents([]), [])
     assert model.entity("deal").rules[0].severity == "warning"
     declared = set().union(*(_property_names(metaschema(kind)) for kind in KINDS))
     assert declared <= used, sorted(declared - used)
@@ -167,7 +171,7 @@ def test_a_label_must_be_text_or_languages():
 
 
 def test_unknown_kind_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: entity, extends, presets"):
+    with pytest.raises(KeyError, match="known: entity, extends, presets, role"):
         metaschema("workflow")
 
 

@@ -1,0 +1,194 @@
+"""Users: create, change password, deactivate, authenticate, roles and language.
+
+Writes ``loom_users``, ``loom_credentials`` and ``loom_user_roles``. Whether a
+role exists in the model is the caller's check (the model is not needed here).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.accounts.clock import utcnow
+from engine.accounts.errors import AccountError
+from engine.accounts.passwords import hash_password, needs_rehash, verify_password
+from engine.model import LANGUAGES
+from engine.storage.db import Database
+from engine.storage.tables import ModelTables
+
+#: What a username may look like.
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,149}$")
+#: What a role name may look like (an identifier, as in role metadata).
+ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: Longest display name and e-mail address stored.
+MAX_DISPLAY_NAME = 255
+MAX_EMAIL = 254
+
+
+def _check_username(username: str) -> str:
+    if not isinstance(username, str) or not USERNAME_PATTERN.match(username):
+        raise AccountError("a username is 1 to 150 letters, digits or . _ @ + - "
+                           "(starting with a letter or digit)")
+    return username
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise AccountError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+    return lang
+
+
+def _check_role(role: str) -> str:
+    if not isinstance(role, str) or not ROLE_PATTERN.match(role):
+        raise AccountError(f"{role!r} is not a valid role name")
+    return role
+
+
+def user_id(conn: sa.Connection, tables: ModelTables, username: str) -> int:
+    """The id of ``username``; :class:`AccountError` if there is no such user."""
+    found = conn.execute(sa.select(tables.users.c.id).where(
+        tables.users.c.username == username)).scalar()
+    if found is None:
+        raise AccountError(f"unknown user {username!r}")
+    return int(found)
+
+
+def create_user(db: Database, tables: ModelTables, username: str, *, password: str | None = None,
+                email: str | None = None, display_name: str = "", lang: str = "en",
+                roles: Iterable[str] = (), active: bool = True) -> int:
+    """Create a user (with a password and roles if given); return the new id."""
+    _check_username(username)
+    _check_lang(lang)
+    roles = sorted({_check_role(r) for r in roles})
+    if email is not None and (len(email) > MAX_EMAIL or "@" not in email):
+        raise AccountError("the e-mail address is not valid")
+    if len(display_name or "") > MAX_DISPLAY_NAME:
+        raise AccountError(f"the display name must have at most {MAX_DISPLAY_NAME} characters")
+    hashed = hash_password(password) if password is not None else None
+    users = tables.users
+    now = utcnow()
+    with db.write() as conn:
+        if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+            raise AccountError(f"user {username!r} already exists")
+        new_id = conn.execute(users.insert().values(
+            username=username, email=email or None, display_name=display_name or "",
+            active=bool(active), lang=lang, created_at=now)).inserted_primary_key[0]
+        if hashed is not None:
+            conn.execute(tables.credentials.insert().values(user_id=new_id, password_hash=hashed,
+                                                            updated_at=now))
+        if roles:
+            conn.execute(tables.user_roles.insert(), [{"user_id": new_id, "role": r} for r in roles])
+    return int(new_id)
+
+
+def _store_hash(conn: sa.Connection, tables: ModelTables, uid: int, hashed: str) -> None:
+    creds = tables.credentials
+    now = utcnow()
+    done = conn.execute(creds.update().where(creds.c.user_id == uid).values(
+        password_hash=hashed, updated_at=now)).rowcount
+    if not done:
+        conn.execute(creds.insert().values(user_id=uid, password_hash=hashed, updated_at=now))
+
+
+def set_password(db: Database, tables: ModelTables, username: str, password: str) -> None:
+    """Set (or replace) the password of ``username``; :class:`PasswordTooWeak` if too short."""
+    hashed = hash_password(password)
+    with db.write() as conn:
+        _store_hash(conn, tables, user_id(conn, tables, username), hashed)
+
+
+def deactivate_user(db: Database, tables: ModelTables, username: str) -> None:
+    """Stop ``username`` from logging in and revoke every token they hold."""
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        conn.execute(tables.users.update().where(tables.users.c.id == uid).values(active=False))
+        tokens = tables.tokens
+        conn.execute(tokens.update().where(tokens.c.user_id == uid, tokens.c.revoked_at.is_(None))
+                     .values(revoked_at=utcnow()))
+
+
+def authenticate(db: Database, tables: ModelTables, username: str, password: str) -> int | None:
+    """The user id when ``password`` is right and the user is active; ``None`` otherwise.
+
+    Takes the same time whether the user exists or not (a hash is always checked).
+    """
+    users, creds = tables.users, tables.credentials
+    row = None
+    if isinstance(username, str) and USERNAME_PATTERN.match(username):
+        with db.read() as conn:
+            row = conn.execute(
+                sa.select(users.c.id, users.c.active, creds.c.password_hash)
+                .select_from(users.outerjoin(creds, creds.c.user_id == users.c.id))
+                .where(users.c.username == username)).first()
+    stored = row.password_hash if row is not None else None
+    if not verify_password(stored, password) or row is None or not row.active:
+        return None
+    if needs_rehash(stored):
+        with db.write() as conn:
+            _store_hash(conn, tables, row.id, hash_password(password))
+    return int(row.id)
+
+
+def _roles_of(conn: sa.Connection, tables: ModelTables, ids: list[int]) -> dict[int, list[str]]:
+    roles: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        ur = tables.user_roles
+        for uid, role in conn.execute(sa.select(ur.c.user_id, ur.c.role)
+                                      .where(ur.c.user_id.in_(ids)).order_by(ur.c.role)):
+            roles[uid].append(role)
+    return roles
+
+
+def _user_dict(row: Any, roles: list[str]) -> dict[str, Any]:
+    return {"id": int(row.id), "username": row.username, "display_name": row.display_name,
+            "email": row.email, "lang": row.lang, "active": bool(row.active), "roles": roles}
+
+
+def get_user(db: Database, tables: ModelTables, user_id: int) -> dict[str, Any] | None:
+    """The user with this id as a dict (id, username, display_name, email, lang, active, roles)."""
+    users = tables.users
+    with db.read() as conn:
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            return None
+        return _user_dict(row, _roles_of(conn, tables, [int(row.id)])[int(row.id)])
+
+
+def list_users(db: Database, tables: ModelTables) -> list[dict[str, Any]]:
+    """Every user, by username, as :func:`get_user` dicts."""
+    users = tables.users
+    with db.read() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
+        roles = _roles_of(conn, tables, [int(r.id) for r in rows])
+    return [_user_dict(r, roles[int(r.id)]) for r in rows]
+
+
+def set_lang(db: Database, tables: ModelTables, user_id: int, lang: str) -> None:
+    """Remember the user's interface language."""
+    _check_lang(lang)
+    with db.write() as conn:
+        done = conn.execute(tables.users.update().where(tables.users.c.id == user_id)
+                            .values(lang=lang)).rowcount
+    if not done:
+        raise AccountError("unknown user")
+
+
+def grant_role(db: Database, tables: ModelTables, username: str, role: str) -> None:
+    """Give ``username`` the role (nothing happens if they already have it)."""
+    _check_role(role)
+    ur = tables.user_roles
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        if not conn.execute(sa.select(ur.c.role).where(ur.c.user_id == uid, ur.c.role == role)).first():
+            conn.execute(ur.insert().values(user_id=uid, role=role))
+
+
+def revoke_role(db: Database, tables: ModelTables, username: str, role: str) -> None:
+    """Take the role away from ``username`` (nothing happens if they don't have it)."""
+    ur = tables.user_roles
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        conn.execute(ur.delete().where(ur.c.user_id == uid, ur.c.role == role))

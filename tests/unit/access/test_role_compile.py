@@ -1,0 +1,89 @@
+"""Compiling ``kind: role`` documents: grants, defaults, and every mistake reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.compiler import compile_documents
+from engine.spec import MemorySource, MetadataInvalid, metaschema
+
+ACCOUNT = {"entity": "account", "label": "Account", "fields": [
+    {"name": "name", "type": "string"}, {"name": "credit_limit", "type": "integer"}]}
+SALES = {"role": "sales", "label": {"en": "Sales", "zh-CN": "销售"},
+         "default": {"actions": ["read"]},
+         "entities": {"account": {"actions": ["create", "read"], "scope": "team",
+                                  "fields": {"credit_limit": "hidden", "owner": "read"}}}}
+
+
+def _compile(*docs):
+    errors: list = []
+    return compile_documents(MemorySource(*docs).documents(errors), errors)
+
+
+def _errors(*docs):
+    with pytest.raises(MetadataInvalid) as info:
+        _compile(*docs)
+    return info.value.errors
+
+
+def test_role_compiles_to_frozen_grants():
+    role = _compile(ACCOUNT, SALES).roles["sales"]
+    grant = role.entities["account"]
+    assert grant.actions == frozenset({"create", "read"}) and grant.scope == "team"
+    assert dict(grant.fields) == {"credit_limit": "hidden", "owner": "read"}
+    assert role.label.get("zh-CN") == "销售" and not role.admin
+    with pytest.raises(TypeError):
+        grant.fields["name"] = "read"  # type: ignore[index]
+
+
+def test_default_grant_applies_to_unlisted_entities_with_own_scope():
+    role = _compile(ACCOUNT, SALES).roles["sales"]
+    assert role.grant("contact") == role.default
+    assert role.default.scope == "own" and role.default.actions == frozenset({"read"})
+
+
+def test_roles_do_not_change_the_model_version():
+    assert _compile(ACCOUNT).version == _compile(ACCOUNT, SALES).version
+
+
+def test_admin_role_needs_no_entities():
+    role = _compile(ACCOUNT, {"role": "admin", "label": "Admin", "admin": True}).roles["admin"]
+    assert role.admin and role.grant("account") is None
+
+
+def test_unknown_entity_and_field_are_reported_together():
+    bad = {"role": "r", "label": "R", "entities": {
+        "acount": {"actions": ["read"]},
+        "account": {"actions": ["read"], "fields": {"credit": "hidden"}}}}
+    errors = _errors(ACCOUNT, bad)
+    assert sorted(e.json_path for e in errors) == ["$.entities.account.fields.credit",
+                                                   "$.entities.acount"]
+    assert any("did you mean 'account'" in e.message for e in errors)
+
+
+@pytest.mark.parametrize("grant, path", [
+    ({"actions": ["erase"]}, "$.entities.account.actions[0]"),
+    ({"actions": ["read"], "scope": "world"}, "$.entities.account.scope"),
+    ({"actions": ["read"], "fields": {"name": "write"}}, "$.entities.account.fields.name"),
+    ({"actions": ["read"], "scopes": "own"}, "$.entities.account.scopes"),
+])
+def test_unknown_action_scope_access_or_key_is_reported_with_its_path(grant, path):
+    errors = _errors(ACCOUNT, {"role": "r", "label": "R", "entities": {"account": grant}})
+    assert [e.json_path for e in errors] == [path]
+
+
+def test_duplicate_role_is_reported():
+    errors = _errors(ACCOUNT, SALES, dict(SALES))
+    assert len(errors) == 1 and "already declared" in errors[0].message
+
+
+def test_reference_to_a_broken_entity_is_not_reported_twice():
+    broken = {"entity": "account", "label": "Account", "fields": [{"name": "x", "type": "nope"}]}
+    errors = _errors(broken, SALES)
+    assert len(errors) == 1 and "nope" in errors[0].message
+
+
+def test_role_metaschema_is_published():
+    schema = metaschema("role")
+    assert schema["required"] == ["role", "label"]
+    assert schema["$defs"]["grant"]["properties"]["scope"]["enum"] == ["own", "team", "team_tree", "all"]
