@@ -13,6 +13,8 @@ METADATA_ENV = "LOOM_METADATA_DIRS"
 #: The folders shipped with Loom (the demo CRM), next to the ``engine`` package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_METADATA = (PROJECT_ROOT / "schemas",)
+#: Seconds to wait for the database when reading stored metadata documents.
+CONNECT_TIMEOUT = 5
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,76 @@ class Config:
 
     @classmethod
     def from_env(cls, *, database: str | None = None,
-                 metadata: list[str] | tuple[str, ...] | None = None) -> "Config":
+                 metadata: list[str] | tuple[str, ...] | None = None) -> Config:
         dirs = metadata or [d for d in os.environ.get(METADATA_ENV, "").split(os.pathsep) if d]
         return cls(database_url=database_url(database),
                    metadata_dirs=tuple(Path(d) for d in dirs) if dirs else SHIPPED_METADATA)
 
 
-def load_model(config: Config):
-    """Compile the metadata ``config`` points at (raises MetadataInvalid)."""
-    from engine.compiler import compile_model
-    from engine.spec import FileSource
+def load_model(config: Config, db=None):
+    """Compile the metadata files ``config`` points at plus the documents stored in the database.
 
-    return compile_model([FileSource(*config.metadata_dirs)])
+    Documents made by the metadata API live in ``loom_metadata`` and join the
+    files, so every process (CLI, web workers) compiles the model that was
+    applied. ``db`` is the open :class:`~engine.storage.db.Database` when the
+    caller has one; without it, the database of ``config`` is opened for the
+    read and closed again. An unreachable database, a SQLite file that does not
+    exist yet, or one without the table gives the files alone (raises
+    MetadataInvalid on errors).
+
+    >>> load_model(Config.from_env())                 # doctest: +SKIP
+    >>> load_model(config, db=runtime_db)             # doctest: +SKIP
+    """
+    from engine.meta.compiled import compile_cached
+    from engine.spec import FileSource
+    from engine.spec.loader import load_documents
+
+    errors: list = []
+    docs = load_documents([FileSource(*config.metadata_dirs), _StoredSource(*_stored(config, db))],
+                          errors)
+    return compile_cached(docs, errors)
+
+
+class _StoredSource:
+    """Documents already read from the database (with the errors found reading them)."""
+
+    def __init__(self, docs: list, errors: list) -> None:
+        self.docs, self.errors = docs, errors
+
+    def documents(self, errors: list) -> list:
+        errors.extend(self.errors)
+        return list(self.docs)
+
+
+def _stored(config: Config, db) -> tuple[list, list]:
+    """(documents, errors) stored in the database; nothing when it can't be read."""
+    import sqlalchemy as sa
+
+    from engine.spec.dbsource import documents_from
+
+    errors: list = []
+    if db is not None:
+        with db.read() as conn:
+            return documents_from(conn, errors), errors
+    url = sa.engine.make_url(database_url(config.database_url))
+    # Never create a SQLite database (or its folder) just to find it empty.
+    if url.get_backend_name() == "sqlite" and (
+            not url.database or url.database == ":memory:" or not Path(url.database).is_file()):
+        return [], []
+    from engine.storage.db import Database
+
+    opened = Database(config.database_url, **_quick_connect(url))
+    try:
+        with opened.read() as conn:
+            return documents_from(conn, errors), errors
+    except sa.exc.OperationalError:
+        return [], []
+    finally:
+        opened.dispose()
+
+
+def _quick_connect(url) -> dict:
+    """Engine options so an unreachable server fails fast instead of hanging the load."""
+    if url.get_backend_name() == "postgresql":
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
+    return {}

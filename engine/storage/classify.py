@@ -175,7 +175,15 @@ def _add_column(p: Planner, table: str, entity: Entity | None, column: sa.Column
     problems: list[str] = []
     backfill: Any = values.MISSING
     preview: dict[str, Any] = {}
-    if not column.nullable:
+    if column.nullable and field is not None and values.static_default(field) is not values.MISSING:
+        # An optional field with a default: existing records get the default too, so a
+        # filter on the default finds them (and the column reads like new records).
+        rows = values.count_rows(p.conn, table)
+        preview["rows"] = rows
+        if rows:
+            backfill = values.static_default(field)
+            description += f"; {rows} existing records get the default {show_default(field)}"
+    elif not column.nullable:
         rows = values.count_rows(p.conn, table)
         preview["rows"] = rows
         if rows:

@@ -52,7 +52,8 @@ Behaviour worth knowing:
 
 * A required field added to a table that has rows needs a default (a literal,
   or a CEL default without field variables such as ``today()``); it is written
-  into the existing rows. Optional fields are not back-filled.
+  into the existing rows. An optional field with a default gives it to the existing
+  rows too (as the column's DEFAULT: no table rewrite); one without stays empty.
 * A plan notes archived values a field declared again could get back:
   "run `loom restore deal.notes` to bring back 12 archived values".
 * Migrating when nothing differs but the model hash changed (a label edit)

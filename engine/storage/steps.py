@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+import decimal
+import math
 from typing import Any
 
 import sqlalchemy as sa
@@ -109,12 +111,38 @@ def _bare(column: sa.Column) -> sa.Column:
                      server_default=column.server_default)
 
 
+def _literal_default(value: Any) -> Any:
+    """``value`` as a SQL DEFAULT clause, or None when it is not a plain literal."""
+    if isinstance(value, bool):
+        return sa.true() if value else sa.false()
+    if isinstance(value, (int, float, decimal.Decimal)) and math.isfinite(value):
+        return sa.text(str(value))
+    if isinstance(value, str):
+        return sa.text("'" + value.replace("'", "''") + "'")
+    return None
+
+
 def add_column(r: Runner, table: str, column: sa.Column, backfill: Any,
                extras: list[sa.SchemaItem]) -> None:
-    """Add ``column`` bare, write ``backfill`` into it, then make it NOT NULL and add extras."""
+    """Add ``column`` bare, fill ``backfill`` into it, then make it NOT NULL and add extras.
+
+    A literal backfill is added as the column's DEFAULT: both databases then give it to
+    existing rows without rewriting them (PostgreSQL 11+ and SQLite store it once), so
+    adding a field with a default to a large table takes milliseconds. PostgreSQL drops
+    the DEFAULT again at once (existing rows keep the value); on SQLite dropping it would
+    rebuild the table, so the column keeps it (Loom writes every value itself anyway).
+    """
+    literal = None if backfill is values.MISSING or backfill is None else _literal_default(backfill)
+    bare = _bare(column)
+    if literal is not None and column.server_default is None:
+        bare = sa.Column(column.name, column.type, nullable=True, server_default=literal)
     with r.batch(table) as batch:
-        batch.add_column(_bare(column))
-    if backfill is not values.MISSING and backfill is not None:
+        batch.add_column(bare)
+    if literal is not None and column.server_default is None:
+        if r.conn.dialect.name == "postgresql":
+            r.op.alter_column(table, column.name, server_default=None,
+                              existing_type=column.type)
+    elif backfill is not values.MISSING and backfill is not None:
         values.fill_nulls(r.conn, table, column.name, column.type, backfill)
     finish_column(r, table, column, extras)
 

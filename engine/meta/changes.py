@@ -1,0 +1,163 @@
+"""The metadata API's use cases: create an entity, add a field, change a field.
+
+Each is one function that, inside one migration transaction (PostgreSQL: with
+``loom_schema_versions`` locked, so two changes never interleave):
+
+1. compiles the current sources (the metadata files plus the documents stored in
+   ``loom_metadata``) and refuses (:class:`MetadataConflict`) when that is not
+   the applied model, so a change never carries unmigrated file edits along;
+2. edits one stored document (:mod:`engine.meta.documents`) and compiles again,
+   raising ``MetadataInvalid`` with every error (paths relative to the request);
+3. plans the migration like ``loom plan``; a plan with problems, or destructive
+   steps without ``allow_destructive``, is refused with ``MigrationRefused``
+   (which carries the plan); with ``dry_run`` the plan is returned instead and
+   the transaction is rolled back;
+4. runs the steps, stores the document and records the version, then commits.
+
+A failure anywhere rolls everything back: schema, data and the stored document.
+No Flask; nothing at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.meta import documents
+from engine.meta.compiled import compile_cached
+from engine.meta.documents import Edit
+from engine.meta.errors import MetadataConflict
+from engine.model import CompiledModel
+from engine.spec import MetadataSource, SpecDocument
+from engine.spec.dbsource import documents_from, save_document, stored_rows
+from engine.spec.errors import MetadataError, MetadataInvalid
+from engine.storage import versions
+from engine.storage.db import Database
+from engine.storage.diff import build_plan
+from engine.storage.migrate import migration_connection
+from engine.storage.plan import MigrationRefused, Plan
+from engine.storage.steps import Runner
+from engine.storage.tables import build_tables
+
+
+@dataclass(frozen=True)
+class MetadataChange:
+    """What a metadata use case did (or, with ``dry_run``, would do)."""
+
+    model: CompiledModel
+    plan: Plan
+    applied: bool
+    #: The stored document that carries the change: ``db:extends/deal``.
+    document: str
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "applied": self.applied, "document": self.document,
+                "plan": [s.as_dict() for s in self.plan.steps], "plan_text": self.plan.text(),
+                "problems": self.plan.problems, "notes": self.plan.as_dict()["notes"]}
+
+
+def _compile(docs: list[SpecDocument], errors: list[MetadataError]) -> CompiledModel:
+    return compile_cached(docs, errors)
+
+
+def _current(conn: sa.Connection, files: MetadataSource) -> tuple[list[SpecDocument],
+                                                                    CompiledModel]:
+    """The file documents and the model of files + stored documents; it must be the applied one."""
+    errors: list[MetadataError] = []
+    file_docs = files.documents(errors)
+    stored = documents_from(conn, errors)
+    model = _compile(file_docs + stored, errors)
+    applied = versions.applied_version(conn)
+    if applied is None:
+        raise MetadataConflict("the database has no Loom schema yet; run `loom migrate` first")
+    if applied != model.version:
+        raise MetadataConflict(
+            f"the metadata files and stored documents compile to model {model.version} but the "
+            f"database is at {applied}; run `loom plan` and `loom migrate` before changing "
+            "metadata through the API")
+    return file_docs, model
+
+
+def _changed(conn: sa.Connection, file_docs: list[SpecDocument], edit: Edit) -> CompiledModel:
+    """The model with ``edit`` in place of (or added to) the stored documents."""
+    errors: list[MetadataError] = []
+    stored = [d for d in documents_from(conn, errors) if d.file != edit.file]
+    stored.append(SpecDocument(edit.kind, edit.body, edit.file))
+    # In the order a reload reads them (by name), so the reload finds this model cached.
+    docs = file_docs + sorted(stored, key=lambda d: d.file)
+    try:
+        return _compile(docs, errors)
+    except MetadataInvalid as exc:
+        raise MetadataInvalid(documents.relative_errors(exc.errors, edit)) from None
+
+
+def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit], *, actor: str,
+            dry_run: bool, allow_destructive: bool) -> MetadataChange:
+    """Steps 1-4 of the module docstring for the edit ``make_edit(model, stored)`` returns."""
+    with migration_connection(db, write=not dry_run) as conn:
+        file_docs, current = _current(conn, files)
+        stored = {row["name"]: row["body"] for row in stored_rows(conn)}
+        edit = make_edit(current, stored)
+        model = _changed(conn, file_docs, edit)
+        runner = Runner(conn, model, build_tables(model))
+        plan = build_plan(runner)
+        if dry_run:
+            for step in plan.steps:
+                step.run = None
+            return MetadataChange(model, plan, False, edit.file)
+        refusal = MigrationRefused.for_plan(plan, allow_destructive)
+        if refusal is not None:
+            raise refusal
+        for step in plan.steps:
+            if step.run is not None:
+                step.run(runner)
+        runner.finish()
+        # After the steps: the first change may have created loom_metadata itself.
+        save_document(conn, edit.kind, edit.entity, edit.body, actor)
+        versions.record_version(conn, model, plan.text(), actor)
+    for step in plan.steps:
+        step.run = None
+    return MetadataChange(model, plan, True, edit.file)
+
+
+def create_entity(db: Database, files: MetadataSource, spec: Any, *, actor: str,
+                  dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+    """Declare a new entity (``spec`` is an entity document, as in a YAML file) and create its table.
+
+    >>> create_entity(db, FileSource("schemas"), {"entity": "ticket", "label": "Ticket",
+    ...               "fields": [{"name": "title", "type": "text"}]}, actor="admin")  # doctest: +SKIP
+    """
+    return _change(db, files, lambda model, stored: documents.new_entity(model, spec),
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
+
+
+def add_field(db: Database, files: MetadataSource, entity: str, field_spec: Any, *, actor: str,
+              dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+    """Add a field to ``entity``; to an entity declared in a file, through its ``extends`` document.
+
+    >>> add_field(db, files, "deal", {"name": "priority", "type": "integer", "default": 0},
+    ...           actor="admin")                                             # doctest: +SKIP
+    """
+    return _change(db, files,
+                   lambda model, stored: documents.added_field(model, stored, entity, field_spec),
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
+
+
+def change_field(db: Database, files: MetadataSource, entity: str, field: str, changes: Any, *,
+                 actor: str, dry_run: bool = False,
+                 allow_destructive: bool = False) -> MetadataChange:
+    """Change keys of a field the metadata API added (``null`` removes a key).
+
+    >>> change_field(db, files, "deal", "priority", {"max": 5}, actor="admin")  # doctest: +SKIP
+    """
+    return _change(db, files,
+                   lambda model, stored: documents.changed_field(model, stored, entity, field,
+                                                                 changes),
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
