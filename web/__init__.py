@@ -1,0 +1,93 @@
+"""Loom's web application: generated pages for people, the REST API for programs.
+
+``create_app(config)`` builds one app; extensions attach with ``init_app``. Every
+request reaches the engine through the record service of :mod:`web.state`; this
+package maps requests to calls and engine errors to responses, nothing more.
+
+>>> app = create_app({"LOOM_DATABASE_URL": "sqlite:///instance/loom.db"})   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, redirect, url_for
+
+from engine.config import Config
+from web.config import secret_key, settings
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Loom web application.
+
+    ``config`` overrides the defaults and the environment (see :mod:`web.config`):
+    ``LOOM_DATABASE_URL``, ``LOOM_METADATA_DIRS`` (a path list or a sequence),
+    ``SECRET_KEY``, ``MAX_CONTENT_LENGTH``, ``LOOM_MODEL_CHECK_INTERVAL``, ``TESTING``...
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(settings(config))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(app.config["LOOM_INSTANCE_DIR"])
+
+    from web import auth, errors, extensions, i18n
+    from web.state import EXTENSION_KEY, LoomState
+
+    dirs = app.config.get("LOOM_METADATA_DIRS")
+    if isinstance(dirs, str):
+        dirs = [d for d in dirs.split(os.pathsep) if d]
+    loom_config = Config.from_env(database=app.config.get("LOOM_DATABASE_URL"),
+                                  metadata=[str(Path(d)) for d in dirs] if dirs else None)
+    app.extensions[EXTENSION_KEY] = LoomState(
+        loom_config, check_interval=float(app.config["LOOM_MODEL_CHECK_INTERVAL"]))
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
+                          str(Path(__file__).resolve().parent / "translations"))
+    extensions.babel.init_app(app, locale_selector=i18n.select_locale)
+    extensions.csrf.init_app(app)
+    extensions.login_manager.init_app(app)
+    auth.init_app(app)
+    errors.register(app)
+    _jinja(app)
+
+    from web.admin import bp as admin_bp
+    from web.api import bp as api_bp
+    from web.records import bp as records_bp
+
+    extensions.csrf.exempt(api_bp)  # the API checks CSRF itself for session callers
+    app.register_blueprint(records_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+
+    @app.before_request
+    def _refresh_model() -> None:
+        app.extensions[EXTENSION_KEY].refresh()
+
+    @app.route("/")
+    def home():  # noqa: ANN202
+        return redirect(url_for("records.home"))
+
+    @app.after_request
+    def _headers(response):  # noqa: ANN001, ANN202
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def _jinja(app: Flask) -> None:
+    from flask_wtf.csrf import generate_csrf
+
+    from engine.model import LANGUAGES
+    from web.auth import current_actor
+    from web.i18n import lang, text
+    from web.nav import navigation
+
+    app.jinja_env.globals.update(label=text, lang=lang, current_actor=current_actor,
+                                 csrf_token=generate_csrf, languages=LANGUAGES,
+                                 navigation=navigation)

@@ -1,0 +1,73 @@
+"""The ``loom`` command: the engine's commands plus ``serve``, and ``demo`` that serves.
+
+The engine's CLI (:mod:`engine.cli`) knows nothing of the web; this module adds the
+commands that need it, so the import direction stays web -> engine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from engine.cli import demo as engine_demo
+from engine.cli import main
+
+#: Where ``loom serve`` and ``loom demo`` listen unless told otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+
+
+def _app(obj):  # noqa: ANN001, ANN202
+    from web import create_app
+
+    return create_app({"LOOM_DATABASE_URL": obj.config.database_url,
+                       "LOOM_METADATA_DIRS": os.pathsep.join(str(d) for d in obj.config.metadata_dirs)})
+
+
+def _run(app, host: str, port: int) -> None:  # noqa: ANN001
+    from werkzeug.serving import run_simple
+
+    click.secho(f"Loom is serving on http://{host}:{port}/  (Ctrl+C stops it)", fg="green")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+@click.pass_obj
+def serve(obj, host: str, port: int) -> None:  # noqa: ANN001
+    """Serve Loom with the development server (production: gunicorn, see docs/operations.md)."""
+    _run(_app(obj), host, port)
+
+
+@main.command("demo")
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Size of the demo data (1.0 is about 120,000 rows).")
+@click.option("--fresh", is_flag=True, help="Delete the SQLite demo database first.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set everything up, print the logins, do not serve.")
+@click.pass_context
+def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no_serve: bool) -> None:
+    """Check, migrate and seed the demo CRM, create its users, and serve it."""
+    from engine.demo.users import DEMO_PASSWORD, create_demo_users
+    from engine.storage.tables import build_tables
+
+    ctx.invoke(engine_demo, scale=scale, fresh=fresh)
+    obj = ctx.obj
+    create_demo_users(obj.db, build_tables(obj.model))
+    click.echo("")
+    click.secho("Demo logins (password for every demo user: %s)" % DEMO_PASSWORD, bold=True)
+    click.echo(f"  admin   / {DEMO_PASSWORD}   (administrator)")
+    click.echo(f"  sales1  / {DEMO_PASSWORD}   (salesperson, team East)")
+    click.echo(f"  manager / {DEMO_PASSWORD}   (sales manager)")
+    if no_serve:
+        return
+    click.echo("")
+    _run(_app(obj), host, port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

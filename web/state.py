@@ -1,0 +1,109 @@
+"""The compiled model, tables and record service one web process serves with.
+
+A process compiles the model once and keeps it in a frozen :class:`Runtime`. When
+another process (a ``loom migrate``, or the metadata API in another gunicorn worker)
+applies a new model, this one notices at its next check (every
+``LOOM_MODEL_CHECK_INTERVAL`` seconds, before a request) and recompiles; a write
+racing the change is refused by the engine's model-version check (``ModelOutdated``),
+which makes the process reload at once and the client retry (503).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from engine.config import Config, load_model
+from engine.model import CompiledModel
+from engine.permissions import PermissionPolicy
+from engine.records import RecordService
+from engine.storage import versions
+from engine.storage.db import Database
+from engine.storage.tables import ModelTables, build_tables
+
+#: Key of Loom's state in ``app.extensions``.
+EXTENSION_KEY = "loom"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a request needs, for one model version."""
+
+    db: Database
+    model: CompiledModel
+    tables: ModelTables
+    service: RecordService
+    policy: PermissionPolicy
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+
+def build_runtime(db: Database, model: CompiledModel) -> Runtime:
+    from engine.access import RolePolicy
+
+    tables = build_tables(model)
+    policy = RolePolicy(model, tables)
+    return Runtime(db=db, model=model, tables=tables,
+                   service=RecordService(db, model, tables, policy), policy=policy)
+
+
+class LoomState:
+    """One per app: the database and the current :class:`Runtime`, reloaded on change."""
+
+    def __init__(self, config: Config, *, check_interval: float) -> None:
+        self.config = config
+        self.db = Database(config.database_url)
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._runtime: Runtime | None = None
+        self._checked_at = 0.0
+
+    def attach(self, db: Database) -> None:
+        """Serve from ``db`` instead (tests use a PostgreSQL schema of their own)."""
+        with self._lock:
+            self.db.dispose()
+            self.db, self._runtime = db, None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self.reload()
+        assert self._runtime is not None
+        return self._runtime
+
+    def reload(self) -> Runtime:
+        """Recompile the model from its sources (files and the database) now."""
+        with self._lock:
+            model = load_model(self.config, db=self.db)
+            if self._runtime is None or self._runtime.version != model.version:
+                self._runtime = build_runtime(self.db, model)
+            self._checked_at = time.monotonic()
+            return self._runtime
+
+    def refresh(self) -> None:
+        """Reload if the applied model changed since the last check (at most once per interval)."""
+        if time.monotonic() - self._checked_at < self.check_interval and self._runtime is not None:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            with self.db.read() as conn:
+                applied = versions.applied_version(conn)
+        except Exception:  # noqa: BLE001 - an unreachable database shows on the request itself
+            return
+        if self._runtime is None or (applied is not None and applied != self._runtime.version):
+            self.reload()
+
+
+def loom_state(app: Any = None) -> LoomState:
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def runtime() -> Runtime:
+    """The runtime serving the current request."""
+    return loom_state().runtime
