@@ -1,0 +1,82 @@
+"""``POST /api/v1/<entity>/bulk``: atomic loads, per-row results, limits."""
+
+from __future__ import annotations
+
+from tests.web.api.records_support import first_id, records, url
+from web.api.records import MAX_BULK_ROWS
+
+
+def deal_rows(api, count: int, prefix: str = "Bulk") -> list[dict]:
+    account = first_id(api, "account")
+    return [{"title": f"{prefix} {i}", "account": account, "amount": f"{100 + i}.00"}
+            for i in range(count)]
+
+
+def titled(api, prefix: str) -> list[dict]:
+    return records(api, "deal", per_page=1000,
+                   filter={"field": "title", "op": "starts_with", "value": prefix})
+
+
+def test_an_array_is_created_atomically_and_ids_come_back_in_order(any_api):
+    api = any_api("sales1")
+    response = api.post(url("deal", "bulk", fields="id"), json=deal_rows(api, 25, "Atomic"))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["count"] == 25 and len(body["data"]) == 25
+    new_ids = [row["id"] for row in body["data"]]
+    assert new_ids == sorted(new_ids)
+    stored = {d["id"]: d for d in titled(api, "Atomic ")}
+    assert set(stored) == set(new_ids)
+    assert [stored[i]["title"] for i in new_ids] == [f"Atomic {i}" for i in range(25)]
+
+
+def test_one_bad_row_refuses_the_whole_atomic_call_with_row_indexes(any_api):
+    api = any_api("admin")
+    rows = deal_rows(api, 5, "Refused")
+    rows[1]["amount"] = "lots"
+    rows[3] = {"title": "no account"}
+    response = api.post(url("deal", "bulk"), json={"records": rows, "mode": "atomic"})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert {(e["row"], e["field"]) for e in errors} == {(1, "amount"), (3, "account")}
+    assert titled(api, "Refused") == [] and titled(api, "no account") == []
+
+
+def test_per_row_mode_creates_the_good_rows_and_reports_the_bad_ones(api):
+    api = api("admin")
+    rows = deal_rows(api, 4, "PerRow")
+    rows[2]["stage"] = "sold"
+    rows.append("not a record")
+    response = api.post(url("deal", "bulk"), json={"records": rows, "mode": "per_row"})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["created"] == 3 and body["failed"] == 2
+    results = body["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
+    assert [r["status"] for r in results] == [201, 201, 422, 201, 422]
+    assert results[2]["errors"][0]["field"] == "stage"
+    assert {d["id"] for d in titled(api, "PerRow")} == {r["id"] for r in results if "id" in r}
+
+
+def test_an_empty_array_creates_nothing(api):
+    response = api("admin").post(url("deal", "bulk"), json=[])
+    assert response.status_code == 201 and response.get_json() == {"data": [], "count": 0}
+
+
+def test_bulk_refuses_too_many_rows_bad_shapes_and_modes(api):
+    admin = api("admin")
+    too_many = admin.post(url("deal", "bulk"), json=[{}] * (MAX_BULK_ROWS + 1))
+    assert too_many.status_code == 413
+    assert str(MAX_BULK_ROWS) in too_many.get_json()["detail"]
+    for body in ({"records": [], "mode": "fast"}, {"records": {}}, {"rows": []}, "text", 3):
+        response = admin.post(url("deal", "bulk"), json=body)
+        assert response.status_code == 400, body
+    assert admin.post(url("deal", "bulk", fields="title"), json=[]).status_code == 400
+
+
+def test_a_role_without_create_may_not_bulk_load(api):
+    service = api("service1")
+    for mode in ("atomic", "per_row"):
+        response = service.post(url("deal", "bulk"), json={"records": [{"title": "x"}],
+                                                           "mode": mode})
+        assert response.status_code == 403, mode
