@@ -1,0 +1,25 @@
+"""Who may see the admin pages: logged-in people holding an admin role (``admin: true``)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort
+
+from engine.access import is_admin
+from web.auth import current_actor, login_required
+from web.state import runtime
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Log in first (redirect), then 403 unless the actor is an admin."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not is_admin(runtime().model, current_actor()):
+            abort(403, description="this page is for administrators")
+        return view(*args, **kwargs)
+
+    return login_required(wrapper)

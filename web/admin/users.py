@@ -1,0 +1,110 @@
+"""The users page: users with their roles and teams, create a user, deactivate one.
+
+Admins only; every form carries a CSRF token (Flask-WTF). Accounts are read and
+written through :mod:`engine.accounts` (users are not an entity); its
+``AccountError`` messages are shown as they are (they are safe to show).
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from engine import accounts
+from engine.model import LANGUAGES
+from web.admin import bp
+from web.admin.guard import admin_required
+from web.auth import current_actor
+from web.i18n import lang
+from web.state import runtime
+
+#: Shortest password the form accepts (the engine checks again).
+MIN_PASSWORD = 8
+
+
+class UserForm(FlaskForm):
+    """A new user: name, contact, first password, language and roles."""
+
+    username = StringField("username", validators=[DataRequired(), Length(max=150)])
+    display_name = StringField("display_name", validators=[Optional(), Length(max=255)])
+    email = StringField("email", validators=[Optional(), Length(max=254)])
+    password = PasswordField("password", validators=[DataRequired(),
+                                                     Length(min=MIN_PASSWORD, max=1024)])
+    lang = SelectField("lang", choices=[SelectChoice(code, code) for code in LANGUAGES],
+                       default="en")
+    roles = SelectMultipleField("roles", choices=[])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (deactivate)."""
+
+
+def _user_form() -> UserForm:
+    form = UserForm()
+    current = lang()
+    form.roles.choices = [SelectChoice(name, role.label.get(current))
+                          for name, role in sorted(runtime().model.roles.items())]
+    return form
+
+
+def _page(form: UserForm, status: int = 200):  # noqa: ANN202
+    rt = runtime()
+    users = accounts.list_users(rt.db, rt.tables)
+    teams = accounts.list_teams(rt.db, rt.tables)
+    team_names: dict[str, list[str]] = {}
+    for team in teams:
+        for member in team["members"]:
+            team_names.setdefault(member, []).append(team["name"])
+    current = lang()
+    role_labels = {name: role.label.get(current) for name, role in rt.model.roles.items()}
+    return render_template("admin/users.html", users=users, teams=teams, team_names=team_names,
+                           role_labels=role_labels, form=form, confirm=ConfirmForm()), status
+
+
+@bp.route("/users")
+@admin_required
+def users():  # noqa: ANN201
+    return _page(_user_form())
+
+
+@bp.route("/users", methods=["POST"])
+@admin_required
+def create_user():  # noqa: ANN201
+    form = _user_form()
+    if not form.validate_on_submit():
+        return _page(form, 422)
+    rt = runtime()
+    try:
+        accounts.create_user(rt.db, rt.tables, form.username.data.strip(),
+                             password=form.password.data, email=form.email.data or None,
+                             display_name=form.display_name.data or "", lang=form.lang.data,
+                             roles=form.roles.data)
+    except accounts.AccountError as error:
+        flash(str(error), "danger")
+        return _page(form, 422)
+    flash(_("User %(name)s created.", name=form.username.data.strip()), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<username>/deactivate", methods=["POST"])
+@admin_required
+def deactivate_user(username: str):  # noqa: ANN201
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, description="the form expired; reload the page and try again")
+    rt = runtime()
+    me = accounts.get_user(rt.db, rt.tables, current_actor().user_id)
+    if me and me["username"] == username:
+        flash(_("You cannot deactivate your own account."), "danger")
+        return redirect(url_for("admin.users"))
+    try:
+        accounts.deactivate_user(rt.db, rt.tables, username)
+    except accounts.AccountError as error:
+        flash(str(error), "danger")
+        return redirect(url_for("admin.users"))
+    flash(_("User %(name)s deactivated.", name=username), "success")
+    return redirect(url_for("admin.users"))
