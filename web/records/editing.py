@@ -1,0 +1,274 @@
+"""Create, edit and delete records through generated forms.
+
+``records.new`` (GET/POST ``/r/<entity>/new``), ``records.edit`` (GET/POST
+``/r/<entity>/<id>/edit``) and ``records.delete`` (POST ``/r/<entity>/<id>/delete``).
+A post goes through the entity's generated form (:mod:`web.forms`) to the record
+service with the request's actor; this module only maps the outcome:
+
+- success: a flash message and a redirect to the record page;
+- ``ValidationFailed``: the form again (422), each message next to its field
+  (errors of no field, such as rules, at the top), every entered value kept;
+- ``VersionConflict``: the form again (409) with the user's values, a message, and
+  next to each field what the other person saved; the form now carries the current
+  version, so saving again keeps the user's values (knowingly);
+- an expired or missing CSRF token: the form again (400), values kept, "submit
+  again" (these two views check the token through the form instead of the app-wide
+  guard, which would answer with a bare error page and lose the input);
+- ``PermissionDenied`` / ``RecordNotFound`` before anything was entered (no right
+  to create or update, a record out of sight): the app-wide 403 / 404 pages; a
+  refusal met while saving (an owner outside the actor's scope): the form again
+  (403) with the reason at the top and the values kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine.permissions import Actor
+from engine.records.errors import (
+    FieldError,
+    PermissionDenied,
+    ValidationFailed,
+    VersionConflict,
+)
+from web.auth import login_required
+from web.extensions import csrf
+from web.forms import (
+    FormCache,
+    FormSpec,
+    WidgetContext,
+    collect,
+    conditions,
+    defaults,
+    initial_data,
+    keep_posted,
+)
+from web.forms.binding import error_field, same_value
+from web.forms.builder import FORM_STANDARD_FIELDS
+from web.forms.widgets import USERS
+from web.i18n import lang
+from web.records import bp
+from web.records.common import actor_or_401, endpoint_url, entity_or_404, user_labels
+from web.state import Runtime, runtime
+
+#: Key of the form cache in ``app.extensions``.
+CACHE_KEY = "loom.forms"
+#: Ids per query when looking up the labels of chosen records (an ``in`` filter's limit).
+LABEL_CHUNK = 500
+#: HTTP statuses of a form shown again.
+INVALID, CONFLICT, EXPIRED, FORBIDDEN = 422, 409, 400, 403
+
+
+def _cache() -> FormCache:
+    return current_app.extensions.setdefault(CACHE_KEY, FormCache())
+
+
+def form_spec(rt: Runtime, actor: Actor, entity: str) -> FormSpec:
+    """The entity's form for ``actor`` in the current language (cached)."""
+    ent = rt.model.entity(entity)
+    names = [*ent.field_names, *FORM_STANDARD_FIELDS]
+    access = {n: rt.policy.field_access(actor, entity, n) for n in names}
+    return _cache().get(rt.model, entity, access, lang())
+
+
+def _labels(rt: Runtime, actor: Actor):
+    def labels(target: str, ids: list[int]) -> dict[int, str]:
+        if target == USERS:
+            return user_labels(rt, ids)
+        if not rt.model.has_entity(target) or not rt.policy.can(actor, target, "read"):
+            return {}
+        ent = rt.model.entity(target)
+        out = {}
+        for start in range(0, len(ids), LABEL_CHUNK):
+            chunk = ids[start:start + LABEL_CHUNK]
+            page = rt.service.list(actor, target, limit=len(chunk),
+                                   filter=[{"field": "id", "op": "in", "value": chunk}])
+            for record in page.rows:
+                shown = rt.service.to_json(target, record).get(ent.display_field)
+                out[record["id"]] = str(shown) if shown not in (None, "") else f"#{record['id']}"
+        return out
+
+    return labels
+
+
+def _search_url(target: str) -> str:
+    if target == USERS:
+        return endpoint_url("records.user_search") or f"{bp.url_prefix}/{USERS}/search"
+    return endpoint_url("records.search", entity=target) or f"{bp.url_prefix}/{target}/search"
+
+
+def _record_url(entity: str, record_id: int) -> str:
+    return (endpoint_url("records.detail", entity=entity, id=record_id)
+            or url_for("records.edit", entity=entity, id=record_id))
+
+
+def _render(rt: Runtime, actor: Actor, spec: FormSpec, form: Any, *, status: int = 200,
+            record: Mapping[str, Any] | None = None, errors: list[FieldError] = (),
+            notice: str = "", notes: Mapping[str, str] | None = None,
+            start: Mapping[str, Any] | None = None):
+    code = lang()
+    ctx = WidgetContext(_labels(rt, actor), _search_url, code)
+    by_field: dict[str, list[str]] = {}
+    top: list[str] = []
+    for error in errors:
+        where = error_field(spec, error)
+        message = error.message.get(code)
+        if where is not None:
+            by_field.setdefault(where, []).append(message)
+        else:
+            top.append(f"{error.field}: {message}" if error.field else message)
+    views = {}
+    for s in spec.fields.values():
+        bound = form[s.attr]
+        extra = s.widget.prepare(bound, s.field, ctx)
+        views[s.name] = {"name": s.name, "spec": s, "field": bound, "extra": extra,
+                         "writable": s.writable, "attrs": s.widget.attrs(s.field),
+                         "errors": by_field.get(s.name, []), "note": (notes or {}).get(s.name)}
+    entity = spec.entity
+    json_now = rt.service.to_json(entity.name, dict(start or record or {}))
+    stored = rt.service.to_json(entity.name, dict(record)) if record is not None else None
+    editing = record is not None
+    return render_template(
+        "records/form.html", spec=spec, form=form, views=views, top_errors=top, notice=notice,
+        conditions=conditions(spec, json_now, stored), record=record,
+        title=(_("Edit %(entity)s", entity=entity.label.get(code)) if editing
+               else _("New %(entity)s", entity=entity.label.get(code))),
+        action=(url_for("records.edit", entity=entity.name, id=record["id"]) if editing
+                else url_for("records.new", entity=entity.name)),
+        cancel=(_record_url(entity.name, record["id"]) if editing
+                else endpoint_url("records.list", entity=entity.name) or url_for("home")),
+    ), status
+
+
+def _denied(exc: PermissionDenied) -> FieldError:
+    """A refusal met while saving (the action itself was allowed), shown above the form."""
+    return FieldError(None, "forbidden", exc.message)
+
+
+def _expired() -> str:
+    return _("The form expired. Your values are kept: submit again.")
+
+
+@bp.route("/<entity>/new", methods=["GET", "POST"], endpoint="new")
+@login_required
+def new_record(entity: str):
+    rt = runtime()
+    entity_or_404(rt, entity)
+    actor = actor_or_401()
+    if not rt.policy.can(actor, entity, "create"):
+        raise PermissionDenied(entity, "create")
+    spec = form_spec(rt, actor, entity)
+    start = defaults(spec, actor.user_id)
+    shown = initial_data(spec, start)
+    form = spec.form_class(data=shown)
+    if request.method == "GET":
+        return _render(rt, actor, spec, form, start=start)
+    keep_posted(spec, form, shown)
+    if not form.validate():
+        return _render(rt, actor, spec, form, status=EXPIRED, notice=_expired(), start=start)
+    values, errors = collect(spec, form, request.form)
+    if errors:
+        return _render(rt, actor, spec, form, status=INVALID, errors=errors, start=start)
+    try:
+        created = rt.service.create(actor, entity, values)
+    except ValidationFailed as exc:
+        return _render(rt, actor, spec, form, status=INVALID, errors=exc.errors, start=start)
+    except PermissionDenied as exc:  # e.g. an owner outside the actor's scope
+        return _render(rt, actor, spec, form, status=FORBIDDEN, errors=[_denied(exc)], start=start)
+    _flash_saved(spec, created, _("Created."))
+    return redirect(_record_url(entity, created["id"]))
+
+
+@bp.route("/<entity>/<int:id>/edit", methods=["GET", "POST"], endpoint="edit")
+@login_required
+def edit_record(entity: str, id: int):
+    rt = runtime()
+    entity_or_404(rt, entity)
+    actor = actor_or_401()
+    if not rt.policy.can(actor, entity, "update"):
+        raise PermissionDenied(entity, "update")
+    spec = form_spec(rt, actor, entity)
+    record = rt.service.get(actor, entity, id)  # RecordNotFound -> 404
+    shown = initial_data(spec, record)
+    form = spec.form_class(data={**shown, "version": str(record["version"])})
+    if request.method == "GET":
+        return _render(rt, actor, spec, form, record=record)
+    keep_posted(spec, form, shown)
+    if not form.validate():
+        return _render(rt, actor, spec, form, status=EXPIRED, notice=_expired(), record=record)
+    values, errors = collect(spec, form, request.form, old=record)
+    if errors:
+        return _render(rt, actor, spec, form, status=INVALID, errors=errors, record=record)
+    try:
+        saved = rt.service.update(actor, entity, id, values, version=form.version.data or None)
+    except ValidationFailed as exc:
+        return _render(rt, actor, spec, form, status=INVALID, errors=exc.errors, record=record)
+    except VersionConflict as exc:
+        return _conflict(rt, actor, spec, form, entity, id, exc)
+    except PermissionDenied as exc:
+        return _render(rt, actor, spec, form, status=FORBIDDEN, errors=[_denied(exc)],
+                       record=record)
+    _flash_saved(spec, saved, _("Saved."))
+    return redirect(_record_url(entity, id))
+
+
+def _conflict(rt: Runtime, actor: Actor, spec: FormSpec, form: Any, entity: str, record_id: int,
+              exc: VersionConflict):
+    """The form again with the user's values, the current version and what changed."""
+    current = rt.service.get(actor, entity, record_id)
+    theirs = initial_data(spec, current)
+    notes = {}
+    for s in spec.writable():
+        if not same_value(theirs[s.attr], form[s.attr].data):
+            notes[s.name] = _display(s, theirs[s.attr])
+    keep_posted(spec, form, theirs)
+    form.version.data = str(current["version"])
+    notice = _("Someone else saved this record while you were editing it. Your values are "
+               "kept below, with theirs next to each field that differs; save again to keep "
+               "yours.")
+    return _render(rt, actor, spec, form, status=CONFLICT, record=current, notice=notice,
+                   notes=notes)
+
+
+def _display(s: Any, value: Any) -> str:
+    """What another person saved, as a short text (option labels for choices)."""
+    labels = {o.value: o.label.get(lang()) for o in s.field.options}
+    if isinstance(value, list):
+        return ", ".join(labels.get(v, str(v)) for v in value) or "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return labels.get(value, str(value)) if value not in (None, "") else "—"
+
+
+def _flash_saved(spec: FormSpec, record: Mapping[str, Any], message: str) -> None:
+    flash(message, "success")
+    for warning in record.get("_warnings") or ():
+        flash(warning.message.get(lang()), "warning")
+
+
+@bp.route("/<entity>/<int:id>/delete", methods=["POST"], endpoint="delete")
+@login_required
+def delete_record(entity: str, id: int):
+    """Delete one record (the app-wide CSRF guard applies: there is nothing to keep)."""
+    rt = runtime()
+    entity_or_404(rt, entity)
+    actor = actor_or_401()
+    version = request.form.get("version") or None
+    try:
+        rt.service.delete(actor, entity, id, version=version)
+    except (ValidationFailed, VersionConflict) as exc:
+        problems = exc.errors if isinstance(exc, ValidationFailed) else [exc]
+        for problem in problems:
+            flash(problem.message.get(lang()), "danger")
+        return redirect(_record_url(entity, id))
+    flash(_("Deleted."), "success")
+    return redirect(endpoint_url("records.list", entity=entity) or url_for("home"))
+
+
+# The form views check CSRF through their form (to keep the input when it fails).
+csrf.exempt(new_record)
+csrf.exempt(edit_record)
