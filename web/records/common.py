@@ -1,0 +1,85 @@
+"""Helpers the list, record and search views share: the entity, the actor, what they see.
+
+Views only ask; the record service and the permission policy decide. No queries
+here apart from user names (users are not an entity, so the service has no list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import abort, url_for
+from werkzeug.routing import BuildError
+
+from engine import accounts
+from engine.filters import STANDARD_FIELDS
+from engine.model import Entity, Field
+from engine.permissions import HIDDEN, Actor
+from engine.records import reading
+from web.auth import current_actor
+from web.state import Runtime
+
+
+def entity_or_404(rt: Runtime, name: str) -> Entity:
+    if not rt.model.has_entity(name):
+        abort(404, description=f"unknown entity {name!r}")
+    return rt.model.entity(name)
+
+
+def actor_or_401() -> Actor:
+    actor = current_actor()
+    if actor is None:
+        abort(401)
+    return actor
+
+
+def visibility(rt: Runtime, actor: Actor, entity: str) -> Callable[[str], bool]:
+    """``visible(name)``: may the actor see this field (or standard column) of ``entity``?"""
+    policy = rt.policy
+
+    def visible(name: str) -> bool:
+        return policy.field_access(actor, entity, name) != HIDDEN
+
+    return visible
+
+
+def expandable(rt: Runtime, actor: Actor, fields: Iterable[Field]) -> tuple[str, ...]:
+    """Names among ``fields`` the service can expand for ``actor`` (relations it may read, users)."""
+    out = []
+    for f in fields:
+        if f.target is not None:
+            if rt.policy.can(actor, f.target, "read"):
+                out.append(f.name)
+        elif f.type.name == "user" and f.stored:
+            out.append(f.name)
+    return tuple(out)
+
+
+def user_labels(rt: Runtime, ids: Iterable[int]) -> dict[int, str]:
+    """Display names of users by id (any user: names are not secret inside one CRM)."""
+    wanted = {i for i in ids if isinstance(i, int)}
+    if not wanted:
+        return {}
+    with rt.db.read() as conn:
+        return {i: u["_display"] for i, u in reading.users(conn, rt.tables.users, wanted).items()}
+
+
+def active_users(rt: Runtime) -> list[dict[str, Any]]:
+    """``[{"id", "label"}]`` of the active users, by label."""
+    users = [u for u in accounts.list_users(rt.db, rt.tables) if u.get("active")]
+    out = [{"id": u["id"], "label": u.get("display_name") or u["username"],
+            "username": u["username"]} for u in users]
+    return sorted(out, key=lambda u: (u["label"].lower(), u["id"]))
+
+
+def standard_field(name: str) -> Field:
+    return STANDARD_FIELDS[name]
+
+
+def endpoint_url(endpoint: str, **values: Any) -> str | None:
+    """``url_for(endpoint)``, or ``None`` while that view is not part of the app."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None

@@ -1,0 +1,166 @@
+"""The list page of every entity (``records.list``) and its bulk actions (``records.bulk``).
+
+Columns, default sort, filters, quick-search fields and page size come from the
+entity's ``list_view``; the rows from ``service.list`` with the actor, so a list
+shows exactly the records and fields the policy lets the actor read. An htmx request
+(``HX-Request``) gets the table alone, for in-place reloads.
+
+Bulk actions run each record through the record service on its own: a record the
+actor may not change is reported, the others are done (per record, not
+all-or-nothing: a user who selected 40 rows wants the 38 allowed ones changed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from engine.filters import FilterError
+from engine.records.errors import (
+    PermissionDenied,
+    RecordError,
+    RecordNotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from web.auth import login_required, safe_next
+from web.i18n import lang
+from web.records import bp, filtering
+from web.records.common import (
+    active_users,
+    actor_or_401,
+    endpoint_url,
+    entity_or_404,
+    expandable,
+    visibility,
+)
+from web.records.display import short, show
+from web.state import runtime
+
+#: Bulk actions the list offers.
+BULK_ACTIONS = ("transfer", "delete")
+#: Most records one bulk request may name.
+MAX_BULK_IDS = 1000
+
+
+@bp.route("/<entity>", endpoint="list")
+@login_required
+def list_page(entity: str):
+    rt = runtime()
+    ent = entity_or_404(rt, entity)
+    actor = actor_or_401()
+    if not rt.policy.can(actor, entity, "read"):
+        raise PermissionDenied(entity, "read")
+    visible = visibility(rt, actor, entity)
+    args = request.args.to_dict(flat=True)
+    query = filtering.parse(ent, args, visible)
+    cols = filtering.columns(ent, visible)
+    problems: list[str] = []
+    try:
+        page = rt.service.list(actor, entity, filter=query.filter, sort=query.sort,
+                               limit=query.per_page, offset=query.offset, with_total=True,
+                               expand=expandable(rt, actor, cols))
+    except FilterError as error:
+        problems = list(error.problems)
+        page = rt.service.list(actor, entity, sort=list(ent.list_view.get("sort", ())),
+                               limit=query.per_page, with_total=True,
+                               expand=expandable(rt, actor, cols))
+    rows = [{"id": r["id"],
+             "cells": [short(show(f, r.get(f.name), r.get("_expand", {}).get(f.name)))
+                       for f in cols]}
+            for r in page.rows]
+    total = page.total or 0
+    pages = max(1, -(-total // query.per_page))
+    context = {
+        "entity": ent, "columns": cols, "rows": rows, "total": total, "query": query,
+        "pages": pages, "problems": problems,
+        "filters": filtering.filter_fields(ent, visible, query.values),
+        "widget_of": filtering.widget_of, "sortable": filtering.sortable,
+        "page_sizes": filtering.page_sizes(ent), "args": args,
+        "new_url": endpoint_url("records.new", entity=entity)
+        if rt.policy.can(actor, entity, "create") else None,
+        "can_update": rt.policy.can(actor, entity, "update") and visible("owner"),
+        "can_delete": rt.policy.can(actor, entity, "delete"),
+        "url_with": _url_with,
+    }
+    context["users"] = active_users(rt) if context["can_update"] else []
+    template = "records/_table.html" if request.headers.get("HX-Request") else "records/list.html"
+    return render_template(template, **context)
+
+
+def _url_with(**changes: Any) -> str:
+    """This list's URL with some parameters changed (``None`` removes one)."""
+    args = request.args.to_dict(flat=True)
+    for key, value in changes.items():
+        key = key.replace("__", ".")
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return url_for("records.list", entity=request.view_args["entity"], **args)
+
+
+def _ids(values: list[str]) -> list[int]:
+    out = []
+    for value in values[:MAX_BULK_IDS]:
+        try:
+            out.append(int(value))
+        except ValueError:
+            continue
+    return list(dict.fromkeys(out))
+
+
+def _message(error: RecordError) -> str:
+    if isinstance(error, ValidationFailed):
+        return "; ".join(e.message.get(lang()) for e in error.errors)
+    message = getattr(error, "message", None)
+    return message.get(lang()) if message is not None else str(error)
+
+
+@bp.route("/<entity>/bulk", methods=["POST"], endpoint="bulk")
+@login_required
+def bulk(entity: str):
+    """Transfer the selected records to another owner, or delete them, one by one."""
+    rt = runtime()
+    entity_or_404(rt, entity)
+    actor = actor_or_401()
+    action = request.form.get("action", "")
+    back = safe_next(request.form.get("next"), url_for("records.list", entity=entity))
+    if action not in BULK_ACTIONS:
+        flash(_("Choose an action."), "warning")
+        return redirect(back, 303)
+    ids = _ids(request.form.getlist("ids"))
+    if not ids:
+        flash(_("Select at least one record."), "warning")
+        return redirect(back, 303)
+    owner = None
+    if action == "transfer":
+        try:
+            owner = int(request.form.get("owner", ""))
+        except ValueError:
+            flash(_("Choose the new owner."), "warning")
+            return redirect(back, 303)
+    done, failed = 0, []
+    for record_id in ids:
+        try:
+            if action == "delete":
+                rt.service.delete(actor, entity, record_id)
+            else:
+                record = rt.service.get(actor, entity, record_id)
+                rt.service.update(actor, entity, record_id, {"owner": owner},
+                                  version=record["version"])
+            done += 1
+        except (RecordNotFound, PermissionDenied, ValidationFailed, VersionConflict) as error:
+            failed.append((record_id, _message(error)))
+    if done:
+        if action == "delete":
+            flash(ngettext("Deleted %(num)d record.", "Deleted %(num)d records.", done), "success")
+        else:
+            flash(ngettext("Transferred %(num)d record.", "Transferred %(num)d records.", done),
+                  "success")
+    for record_id, message in failed:
+        flash(_("Record #%(id)d: %(message)s", id=record_id, message=message), "danger")
+    return redirect(back, 303)

@@ -1,0 +1,75 @@
+"""Typeahead lookups for relation and user widgets: ``[{"id", "label"}]`` as JSON.
+
+``records.search`` (``/r/<entity>/search?q=&limit=``) returns records the actor may
+read whose display field contains ``q`` (through ``service.list``, so the policy's
+scope applies); ``records.user_search`` (``/r/_users/search?q=``) returns active users
+for user fields and owner transfers. Pages' session only: these are UI helpers, the
+REST API is the programs' way in.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from engine.filters import kind_of
+from engine.records.errors import PermissionDenied
+from web.auth import login_required
+from web.records import bp
+from web.records.common import active_users, actor_or_401, entity_or_404, visibility
+from web.records.display import show
+from web.records.filtering import field_of
+from web.state import runtime
+
+#: Results a lookup returns when the caller does not say, and at most.
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def _limit() -> int:
+    try:
+        value = int(request.args.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        value = DEFAULT_LIMIT
+    return min(max(value, 1), MAX_LIMIT)
+
+
+@bp.route("/_users/search", endpoint="user_search")
+@login_required
+def user_search():
+    rt = runtime()
+    actor_or_401()
+    q = (request.args.get("q") or "").strip().lower()
+    users = [u for u in active_users(rt)
+             if not q or q in u["label"].lower() or q in u["username"].lower()]
+    return jsonify([{"id": u["id"], "label": u["label"]} for u in users[:_limit()]])
+
+
+@bp.route("/<entity>/search", endpoint="search")
+@login_required
+def record_search(entity: str):
+    rt = runtime()
+    ent = entity_or_404(rt, entity)
+    actor = actor_or_401()
+    if not rt.policy.can(actor, entity, "read"):
+        raise PermissionDenied(entity, "read")
+    q = (request.args.get("q") or "").strip()
+    display = field_of(ent, ent.display_field)
+    visible = visibility(rt, actor, entity)
+    shows_display = display is not None and visible(display.name) and display.stored
+    conditions = []
+    if q:
+        if shows_display and kind_of(display) == "string":
+            conditions.append({"field": display.name, "op": "contains", "value": q})
+        elif q.isdigit():
+            conditions.append({"field": "id", "op": "eq", "value": q})
+        else:
+            return jsonify([])
+    sort = [display.name] if shows_display and display.name != "id" else ["id"]
+    fields = ["id", display.name] if shows_display and display.name != "id" else ["id"]
+    page = rt.service.list(actor, entity, filter=conditions or None, sort=sort, limit=_limit(),
+                           fields=fields)
+    out = []
+    for record in page.rows:
+        label = show(display, record.get(display.name)).text if shows_display else ""
+        out.append({"id": record["id"], "label": label or f"#{record['id']}"})
+    return jsonify(out)
