@@ -25,7 +25,7 @@ from engine.model import LANGUAGES
 from engine.permissions import Actor
 from web.extensions import csrf, login_manager
 from web.i18n import SESSION_KEY, lang
-from web.state import runtime
+from web.state import loom_state, runtime
 
 bp = Blueprint("auth", __name__)
 
@@ -70,10 +70,10 @@ def current_actor() -> Actor | None:
     if token is not None:
         user_id = accounts.verify_token(rt.db, rt.tables, token)
         if user_id is not None:
-            actor = accounts.actor_for(rt.db, rt.tables, user_id, lang=lang())
+            actor = loom_state().actor(user_id, lang())
         g.loom_auth = "token"
     elif current_user.is_authenticated:
-        actor = accounts.actor_for(rt.db, rt.tables, current_user.id, lang=lang())
+        actor = loom_state().actor(current_user.id, lang())
         g.loom_auth = "session"
     g.loom_actor = actor
     return actor

@@ -27,6 +27,9 @@ from engine.storage.tables import ModelTables, build_tables
 
 #: Key of Loom's state in ``app.extensions``.
 EXTENSION_KEY = "loom"
+#: Seconds a process reuses a user's roles and teams (the token or session itself is
+#: checked on every request, so revoking a token or deactivating a user acts at once).
+ACTOR_CACHE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,23 @@ class LoomState:
         self._lock = threading.Lock()
         self._runtime: Runtime | None = None
         self._checked_at = 0.0
+        self._actors: dict[tuple[int, str], tuple[float, Any]] = {}
+
+    def actor(self, user_id: int, lang: str) -> Any:
+        """The engine Actor of ``user_id`` (roles and teams reread every few seconds)."""
+        from engine import accounts
+
+        key = (user_id, lang)
+        now = time.monotonic()
+        hit = self._actors.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        rt = self.runtime
+        actor = accounts.actor_for(rt.db, rt.tables, user_id, lang=lang)
+        if len(self._actors) > 10_000:
+            self._actors.clear()
+        self._actors[key] = (now + ACTOR_CACHE_SECONDS, actor)
+        return actor
 
     def attach(self, db: Database) -> None:
         """Serve from ``db`` instead (tests use a PostgreSQL schema of their own)."""
