@@ -106,9 +106,12 @@ class LoomState:
             self._checked_at = time.monotonic()
             return self._runtime
 
-    def refresh(self) -> None:
-        """Reload if the applied model changed since the last check (at most once per interval)."""
-        if time.monotonic() - self._checked_at < self.check_interval and self._runtime is not None:
+    def refresh(self, *, force: bool = False) -> None:
+        """Reload if the applied model changed since the last check (at most once per
+        interval, unless ``force``: a request naming an entity this process doesn't know
+        checks at once, so an entity another worker just created is found)."""
+        if (not force and self._runtime is not None
+                and time.monotonic() - self._checked_at < self.check_interval):
             return
         self._checked_at = time.monotonic()
         try:
