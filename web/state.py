@@ -64,6 +64,7 @@ class LoomState:
         self.db = Database(config.database_url)
         self.check_interval = check_interval
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._runtime: Runtime | None = None
         self._checked_at = 0.0
         self._actors: dict[tuple[int, str], tuple[float, Any]] = {}
@@ -109,18 +110,26 @@ class LoomState:
     def refresh(self, *, force: bool = False) -> None:
         """Reload if the applied model changed since the last check (at most once per
         interval, unless ``force``: a request naming an entity this process doesn't know
-        checks at once, so an entity another worker just created is found)."""
+        checks at once, so an entity another worker just created is found).
+
+        One thread checks at a time; the others wait for it, so none of them goes on
+        with the old model while the new one is being compiled.
+        """
         if (not force and self._runtime is not None
                 and time.monotonic() - self._checked_at < self.check_interval):
             return
-        self._checked_at = time.monotonic()
-        try:
-            with self.db.read() as conn:
-                applied = versions.applied_version(conn)
-        except Exception:  # noqa: BLE001 - an unreachable database shows on the request itself
-            return
-        if self._runtime is None or (applied is not None and applied != self._runtime.version):
-            self.reload()
+        with self._refresh_lock:
+            if (not force and self._runtime is not None
+                    and time.monotonic() - self._checked_at < self.check_interval):
+                return  # another thread checked while this one waited
+            try:
+                with self.db.read() as conn:
+                    applied = versions.applied_version(conn)
+            except Exception:  # noqa: BLE001 - an unreachable database shows on the request itself
+                return
+            if self._runtime is None or (applied is not None and applied != self._runtime.version):
+                self.reload()
+            self._checked_at = time.monotonic()
 
 
 def loom_state(app: Any = None) -> LoomState:

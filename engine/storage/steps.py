@@ -136,8 +136,12 @@ def add_column(r: Runner, table: str, column: sa.Column, backfill: Any,
     bare = _bare(column)
     if literal is not None and column.server_default is None:
         bare = sa.Column(column.name, column.type, nullable=True, server_default=literal)
-    with r.batch(table) as batch:
-        batch.add_column(bare)
+    if literal is not None and column.server_default is None:
+        # A plain ALTER TABLE: SQLite's batch mode would rebuild the table for it.
+        r.op.add_column(table, bare)
+    else:
+        with r.batch(table) as batch:
+            batch.add_column(bare)
     if literal is not None and column.server_default is None:
         if r.conn.dialect.name == "postgresql":
             r.op.alter_column(table, column.name, server_default=None,
