@@ -30,15 +30,4 @@ def home():  # noqa: ANN201
     return redirect(target[0]["url"])
 
 
-def _load_views() -> None:
-    import importlib
-
-    for name in ("lists", "pages", "editing", "search"):
-        try:
-            importlib.import_module(f"web.records.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"web.records.{name}":
-                raise
-
-
-_load_views()
+from web.records import editing, lists, pages, search  # noqa: E402,F401  (routes register on bp)
