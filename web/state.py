@@ -139,3 +139,16 @@ def loom_state(app: Any = None) -> LoomState:
 def runtime() -> Runtime:
     """The runtime serving the current request."""
     return loom_state().runtime
+
+
+def runtime_for(entity: str) -> Runtime:
+    """The runtime, checked for a newer model first when it doesn't know ``entity``.
+
+    Another worker may just have created the entity; answering 404 before looking
+    would make a client that created it and then used it fail at random.
+    """
+    rt = runtime()
+    if not rt.model.has_entity(entity):
+        loom_state().refresh(force=True)
+        rt = runtime()
+    return rt

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.storage.db import Database
 from tests.e2e.support import log_in, use_language
-from tests.web.support import make_app, prepare_crm
+from tests.web.support import make_app, prepare_sqlite_file
 
 #: Environment variable naming the chromium executable (set by CI).
 CHROMIUM_ENV = "LOOM_TEST_CHROMIUM"
@@ -72,13 +71,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def crm_file(tmp_path_factory) -> Path:
     """A SQLite CRM (migrated, demo users, a little demo data) prepared once."""
-    path = tmp_path_factory.mktemp("e2e-crm") / "template.db"
-    db = Database(f"sqlite:///{path}")
-    prepare_crm(db)
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.dispose()
-    return path
+    return prepare_sqlite_file(tmp_path_factory.mktemp("e2e-crm") / "template.db")
 
 
 @dataclass(frozen=True)

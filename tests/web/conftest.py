@@ -16,20 +16,14 @@ from pathlib import Path
 import pytest
 
 from engine.demo.users import DEMO_PASSWORD
-from engine.storage.db import Database
 from tests.conftest import BACKENDS, make_database
-from tests.web.support import ApiClient, login_client, make_app, prepare_crm, token_for
+from tests.web.support import (ApiClient, login_client, make_app, prepare_crm,
+                               prepare_sqlite_file, token_for)
 
 
 @pytest.fixture(scope="session")
 def crm_sqlite_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("crm") / "template.db"
-    db = Database(f"sqlite:///{path}")
-    prepare_crm(db)
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.dispose()
-    return path
+    return prepare_sqlite_file(tmp_path_factory.mktemp("crm") / "template.db")
 
 
 def _sqlite_app(crm_sqlite_file: Path, tmp_path: Path):

@@ -31,6 +31,16 @@ def prepare_crm(db: Database) -> None:
     seed_demo(RecordService(db, model, tables), scale=TEST_SCALE, progress=False)
 
 
+def prepare_sqlite_file(path: Path) -> Path:
+    """A SQLite file at ``path`` holding the prepared CRM, checkpointed so it can be copied."""
+    db = Database(f"sqlite:///{path}")
+    prepare_crm(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
 def make_app(url: str, tmp_path: Path, **overrides: Any):
     """A test app on ``url`` (CSRF on, the model checked before every request)."""
     from web import create_app

@@ -42,12 +42,9 @@ def actor_lang() -> str:
 
 def entity_plan(name: str) -> Any:
     """The record service's plan of entity ``name``; 404 when the model has no such entity."""
-    from web.state import loom_state, runtime
+    from web.state import runtime_for
 
-    plans = runtime().service.plans
-    if name not in plans:
-        loom_state().refresh(force=True)
-        plans = runtime().service.plans
+    plans = runtime_for(name).service.plans
     if name not in plans:
         abort(404, description=f"unknown entity {name!r}; known: {', '.join(sorted(plans))}")
     return plans[name]

@@ -7,7 +7,7 @@ request's actor, so what a page shows is what the engine allows.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, redirect
 
 from web.auth import current_actor, login_required
 

@@ -17,8 +17,9 @@ from engine.filters import STANDARD_FIELDS
 from engine.model import Entity, Field
 from engine.permissions import HIDDEN, Actor
 from engine.records import reading
+from engine.records.errors import PermissionDenied
 from web.auth import current_actor
-from web.state import Runtime
+from web.state import Runtime, runtime_for
 
 
 def entity_or_404(rt: Runtime, name: str) -> Entity:
@@ -32,6 +33,16 @@ def actor_or_401() -> Actor:
     if actor is None:
         abort(401)
     return actor
+
+
+def readable(entity: str) -> tuple[Runtime, Entity, Actor]:
+    """The runtime, the entity (404 if unknown) and the actor, who must be allowed to read it."""
+    rt = runtime_for(entity)
+    ent = entity_or_404(rt, entity)
+    actor = actor_or_401()
+    if not rt.policy.can(actor, entity, "read"):
+        raise PermissionDenied(entity, "read")
+    return rt, ent, actor
 
 
 def visibility(rt: Runtime, actor: Actor, entity: str) -> Callable[[str], bool]:

@@ -30,6 +30,7 @@ from web.auth import login_required, safe_next
 from web.i18n import lang
 from web.records import bp, filtering
 from web.records.common import (
+    readable,
     active_users,
     actor_or_401,
     endpoint_url,
@@ -49,11 +50,7 @@ MAX_BULK_IDS = 1000
 @bp.route("/<entity>", endpoint="list")
 @login_required
 def list_page(entity: str):
-    rt = runtime()
-    ent = entity_or_404(rt, entity)
-    actor = actor_or_401()
-    if not rt.policy.can(actor, entity, "read"):
-        raise PermissionDenied(entity, "read")
+    rt, ent, actor = readable(entity)
     visible = visibility(rt, actor, entity)
     args = request.args.to_dict(flat=True)
     query = filtering.parse(ent, args, visible)

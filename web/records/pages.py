@@ -18,19 +18,17 @@ from flask_babel import format_datetime
 from engine.filters import kind_of
 from engine.model import Entity, Field
 from engine.permissions import Actor
-from engine.records.errors import PermissionDenied
 from web.auth import login_required
 from web.records import bp, filtering
 from web.records.common import (
-    actor_or_401,
+    readable,
     endpoint_url,
-    entity_or_404,
     expandable,
     user_labels,
     visibility,
 )
 from web.records.display import DATETIME_FORMAT, from_json, show
-from web.state import Runtime, runtime
+from web.state import Runtime
 
 #: Records each related list shows before "show all".
 RELATED_ROWS = 5
@@ -134,11 +132,7 @@ def _history(rt: Runtime, actor: Actor, ent: Entity, record_id: int) -> list[dic
 @bp.route("/<entity>/<int:id>", endpoint="detail")
 @login_required
 def detail(entity: str, id: int):
-    rt = runtime()
-    ent = entity_or_404(rt, entity)
-    actor = actor_or_401()
-    if not rt.policy.can(actor, entity, "read"):
-        raise PermissionDenied(entity, "read")
+    rt, ent, actor = readable(entity)
     visible = visibility(rt, actor, entity)
     sections = _sections(ent, visible)
     shown_fields = [f for s in sections for f in s["fields"]]

@@ -12,10 +12,9 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from engine.filters import kind_of
-from engine.records.errors import PermissionDenied
 from web.auth import login_required
 from web.records import bp
-from web.records.common import active_users, actor_or_401, entity_or_404, visibility
+from web.records.common import active_users, actor_or_401, readable, visibility
 from web.records.display import show
 from web.records.filtering import field_of
 from web.state import runtime
@@ -47,11 +46,7 @@ def user_search():
 @bp.route("/<entity>/search", endpoint="search")
 @login_required
 def record_search(entity: str):
-    rt = runtime()
-    ent = entity_or_404(rt, entity)
-    actor = actor_or_401()
-    if not rt.policy.can(actor, entity, "read"):
-        raise PermissionDenied(entity, "read")
+    rt, ent, actor = readable(entity)
     q = (request.args.get("q") or "").strip()
     display = field_of(ent, ent.display_field)
     visible = visibility(rt, actor, entity)
