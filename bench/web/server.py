@@ -33,8 +33,12 @@ REPO = Path(__file__).resolve().parents[2]
 ADMIN_ROLE = REPO / "schemas" / "roles" / "admin.yaml"
 #: Server holding the PostgreSQL databases of a pass (the user must be allowed to create them).
 PG_ADMIN_URL = os.environ.get("LOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-#: Names of the pass's databases: Loom's, the raw rows', the raw COPY rows'.
-DATABASE_NAMES = {"loom": "loom_bench", "raw": "loom_bench_raw", "copy": "loom_bench_copy"}
+#: Names of the pass's databases: Loom's, the raw rows', the raw COPY rows'
+#: (``LOOM_BENCH_PG_PREFIX`` changes the common prefix, so two runs can share a server).
+_PREFIX = os.environ.get("LOOM_BENCH_PG_PREFIX", "loom_bench")
+if not _PREFIX.isidentifier() or not _PREFIX.islower():
+    raise SystemExit(f"LOOM_BENCH_PG_PREFIX must be a lower-case identifier, not {_PREFIX!r}")
+DATABASE_NAMES = {"loom": _PREFIX, "raw": f"{_PREFIX}_raw", "copy": f"{_PREFIX}_copy"}
 #: The production server: 2 processes (one per core) of 4 threads each; everything else default.
 GUNICORN_ARGS = ("-w", "2", "--threads", "4", "-k", "gthread")
 #: The app gunicorn serves.
