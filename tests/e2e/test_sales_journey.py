@@ -125,6 +125,24 @@ def test_filtering_deals_by_stage_shows_only_deals_in_that_stage(page, page_watc
     page_watch.assert_clean()
 
 
+def test_filtering_deals_by_a_customer_chosen_in_the_typeahead(page, page_watch, signed_in):
+    signed_in(SALES)
+    open_from_nav(page, "deal")
+    account = column_texts(page, "account")[0]  # a customer with at least one deal
+    box = page.get_by_test_id("filters").locator('[data-filter="account"]')
+    box.locator("[data-loom-typeahead-input]").fill(account[:12])
+    box.locator("[data-loom-typeahead-menu]").get_by_role("option", name=account, exact=True).click()
+    expect(box.locator("[data-loom-typeahead-id]")).not_to_have_value("")
+    page.get_by_test_id("filters").locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"[?&]f\.account=\d+"))
+
+    shown = column_texts(page, "account")
+    assert shown and set(shown) == {account}
+    filtered = page.get_by_test_id("filters").locator('[data-filter="account"]')
+    expect(filtered.locator("[data-loom-typeahead-input]")).to_have_value(account)  # the name, not the id
+    page_watch.assert_clean()
+
+
 def test_a_deal_created_through_the_form_lands_on_its_page(page, page_watch, signed_in):
     signed_in(SALES, start="/r/account")
     account = first_account_name(page)

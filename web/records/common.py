@@ -19,6 +19,7 @@ from engine.permissions import HIDDEN, Actor
 from engine.records import reading
 from engine.records.errors import PermissionDenied
 from web.auth import current_actor
+from web.forms.widget_base import USERS
 from web.state import Runtime, runtime_for
 
 
@@ -74,6 +75,42 @@ def user_labels(rt: Runtime, ids: Iterable[int]) -> dict[int, str]:
         return {}
     with rt.db.read() as conn:
         return {i: u["_display"] for i, u in reading.users(conn, rt.tables.users, wanted).items()}
+
+
+#: Ids per query when looking up the labels of chosen records (an ``in`` filter's limit).
+LABEL_CHUNK = 500
+
+
+def labels_for(rt: Runtime, actor: Actor) -> Callable[[str, list[int]], dict[int, str]]:
+    """``labels(target, ids)`` -> ``{id: display label}`` of the records ``actor`` may read.
+
+    ``target`` is an entity or :data:`USERS`; ids the actor can't read are left out.
+    """
+
+    def labels(target: str, ids: list[int]) -> dict[int, str]:
+        if target == USERS:
+            return user_labels(rt, ids)
+        if not rt.model.has_entity(target) or not rt.policy.can(actor, target, "read"):
+            return {}
+        ent = rt.model.entity(target)
+        out = {}
+        for start in range(0, len(ids), LABEL_CHUNK):
+            chunk = ids[start:start + LABEL_CHUNK]
+            page = rt.service.list(actor, target, limit=len(chunk),
+                                   filter=[{"field": "id", "op": "in", "value": chunk}])
+            for record in page.rows:
+                shown = rt.service.to_json(target, record).get(ent.display_field)
+                out[record["id"]] = str(shown) if shown not in (None, "") else f"#{record['id']}"
+        return out
+
+    return labels
+
+
+def search_url(target: str) -> str:
+    """The typeahead search URL of ``target`` (an entity or :data:`USERS`)."""
+    if target == USERS:
+        return endpoint_url("records.user_search") or f"/r/{USERS}/search"
+    return endpoint_url("records.search", entity=target) or f"/r/{target}/search"
 
 
 def active_users(rt: Runtime) -> list[dict[str, Any]]:

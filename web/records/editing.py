@@ -49,16 +49,19 @@ from web.forms import (
 )
 from web.forms.binding import error_field, same_value
 from web.forms.builder import FORM_STANDARD_FIELDS
-from web.forms.widgets import USERS
 from web.i18n import lang
 from web.records import bp
-from web.records.common import actor_or_401, endpoint_url, entity_or_404, user_labels
+from web.records.common import (
+    actor_or_401,
+    endpoint_url,
+    entity_or_404,
+    labels_for,
+    search_url,
+)
 from web.state import Runtime, runtime
 
 #: Key of the form cache in ``app.extensions``.
 CACHE_KEY = "loom.forms"
-#: Ids per query when looking up the labels of chosen records (an ``in`` filter's limit).
-LABEL_CHUNK = 500
 #: HTTP statuses of a form shown again.
 INVALID, CONFLICT, EXPIRED, FORBIDDEN = 422, 409, 400, 403
 
@@ -75,32 +78,6 @@ def form_spec(rt: Runtime, actor: Actor, entity: str) -> FormSpec:
     return _cache().get(rt.model, entity, access, lang())
 
 
-def _labels(rt: Runtime, actor: Actor):
-    def labels(target: str, ids: list[int]) -> dict[int, str]:
-        if target == USERS:
-            return user_labels(rt, ids)
-        if not rt.model.has_entity(target) or not rt.policy.can(actor, target, "read"):
-            return {}
-        ent = rt.model.entity(target)
-        out = {}
-        for start in range(0, len(ids), LABEL_CHUNK):
-            chunk = ids[start:start + LABEL_CHUNK]
-            page = rt.service.list(actor, target, limit=len(chunk),
-                                   filter=[{"field": "id", "op": "in", "value": chunk}])
-            for record in page.rows:
-                shown = rt.service.to_json(target, record).get(ent.display_field)
-                out[record["id"]] = str(shown) if shown not in (None, "") else f"#{record['id']}"
-        return out
-
-    return labels
-
-
-def _search_url(target: str) -> str:
-    if target == USERS:
-        return endpoint_url("records.user_search") or f"{bp.url_prefix}/{USERS}/search"
-    return endpoint_url("records.search", entity=target) or f"{bp.url_prefix}/{target}/search"
-
-
 def _record_url(entity: str, record_id: int) -> str:
     return (endpoint_url("records.detail", entity=entity, id=record_id)
             or url_for("records.edit", entity=entity, id=record_id))
@@ -111,7 +88,7 @@ def _render(rt: Runtime, actor: Actor, spec: FormSpec, form: Any, *, status: int
             notice: str = "", notes: Mapping[str, str] | None = None,
             start: Mapping[str, Any] | None = None):
     code = lang()
-    ctx = WidgetContext(_labels(rt, actor), _search_url, code)
+    ctx = WidgetContext(labels_for(rt, actor), search_url, code)
     by_field: dict[str, list[str]] = {}
     top: list[str] = []
     for error in errors:

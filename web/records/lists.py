@@ -19,6 +19,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from engine.filters import FilterError
+from engine.model import Field
+from engine.permissions import Actor
 from engine.records.errors import (
     PermissionDenied,
     RecordError,
@@ -27,24 +29,48 @@ from engine.records.errors import (
     VersionConflict,
 )
 from web.auth import login_required, safe_next
+from web.forms.widget_base import USERS
 from web.i18n import lang
 from web.records import bp, filtering
 from web.records.common import (
-    readable,
     active_users,
     actor_or_401,
     endpoint_url,
     entity_or_404,
     expandable,
+    labels_for,
+    readable,
+    search_url,
     visibility,
 )
 from web.records.display import short, show
-from web.state import runtime
+from web.state import Runtime, runtime
 
 #: Bulk actions the list offers.
 BULK_ACTIONS = ("transfer", "delete")
 #: Most records one bulk request may name.
 MAX_BULK_IDS = 1000
+
+
+def _chosen_labels(rt: Runtime, actor: Actor, fields: list[Field],
+                   values: dict[str, str]) -> dict[str, str]:
+    """Labels of the records (or users) chosen in relation filters, by filter parameter.
+
+    A value that is not an id, or a record the actor can't read, keeps its text as given.
+    """
+    labels = labels_for(rt, actor)
+    out = {}
+    for f in fields:
+        if filtering.widget_of(f) not in ("relation", "relations", "user"):
+            continue
+        key = filtering.FILTER_PREFIX + f.name
+        given = values.get(key, "").strip()
+        if not given:
+            continue
+        target = USERS if filtering.widget_of(f) == "user" else (f.target or "")
+        found = labels(target, [int(given)]) if given.isdigit() else {}
+        out[key] = found.get(int(given), given) if found else given
+    return out
 
 
 @bp.route("/<entity>", endpoint="list")
@@ -84,6 +110,8 @@ def list_page(entity: str):
         "url_with": _url_with,
     }
     context["users"] = active_users(rt) if context["can_update"] else []
+    context["chosen"] = _chosen_labels(rt, actor, context["filters"], query.values)
+    context["search_url"] = search_url
     template = "records/_table.html" if request.headers.get("HX-Request") else "records/list.html"
     return render_template(template, **context)
 

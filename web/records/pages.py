@@ -21,9 +21,9 @@ from engine.permissions import Actor
 from web.auth import login_required
 from web.records import bp, filtering
 from web.records.common import (
-    readable,
     endpoint_url,
     expandable,
+    readable,
     user_labels,
     visibility,
 )

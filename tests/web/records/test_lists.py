@@ -84,6 +84,42 @@ def test_relation_and_owner_filters_give_the_services_rows(app, login):
     assert some["id"] in shown and shown == expected
 
 
+def _filter_box(page: str, name: str) -> tuple[str, str]:
+    """(hidden id, shown label) of the relation filter ``name`` on a list page."""
+    block = page[page.index(f'data-filter="{name}"'):]
+    block = block[:block.index("data-loom-typeahead-menu")]
+    hidden = re.search(rf'name="f\.{name}" value="([^"]*)"', block).group(1)
+    shown = re.search(r'id="filter-[^"]+"[^>]*value="([^"]*)"', block, re.S).group(1)
+    return hidden, shown
+
+
+def test_chosen_relation_and_user_filters_show_their_labels(app, login):
+    rt = app.extensions["loom"].runtime
+    admin = actor(app, "admin")
+    deal = rt.service.list(admin, "deal", limit=1).rows[0]
+    account = rt.service.get(admin, "account", deal["account"])
+    owner = next(u for u in accounts.list_users(rt.db, rt.tables) if u["id"] == deal["owner"])
+    page = login("admin").get(f"/r/deal?f.account={deal['account']}&f.owner={deal['owner']}")
+    text = page.get_data(as_text=True)
+    assert _filter_box(text, "account") == (str(deal["account"]), account["name"])
+    assert _filter_box(text, "owner") == (str(deal["owner"]),
+                                          owner.get("display_name") or owner["username"])
+
+
+def test_relation_filter_on_a_record_out_of_scope_shows_no_label(any_app):
+    rt = any_app.extensions["loom"].runtime
+    admin, sales1 = actor(any_app, "admin"), actor(any_app, "sales1")
+    some = rt.service.list(admin, "account", limit=1000).rows
+    readable = {r["id"] for r in rt.service.list(
+        sales1, "account", limit=1000,
+        filter=[{"field": "id", "op": "in", "value": [r["id"] for r in some]}]).rows}
+    stranger = next(r for r in some if r["id"] not in readable)
+    text = login_client(any_app, "sales1").get(
+        f"/r/deal?f.account={stranger['id']}").get_data(as_text=True)
+    assert _filter_box(text, "account") == (str(stranger["id"]), str(stranger["id"]))
+    assert stranger["name"] not in text
+
+
 def test_sort_by_header_ascending_and_descending(any_app):
     client = login_client(any_app, "admin")
     page = client.get("/r/deal").get_data(as_text=True)
