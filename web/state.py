@@ -85,6 +85,10 @@ class LoomState:
         self._actors[key] = (now + ACTOR_CACHE_SECONDS, actor)
         return actor
 
+    def forget_actors(self) -> None:
+        """Make every user's roles and teams be reread at their next request (this process)."""
+        self._actors.clear()
+
     def attach(self, db: Database) -> None:
         """Serve from ``db`` instead (tests use a PostgreSQL schema of their own)."""
         with self._lock:

@@ -9,13 +9,21 @@ model's tables and commits in one place. Never imports Flask.
 
 from engine.accounts.actors import actor_for, team_tree
 from engine.accounts.errors import AccountError, PasswordTooWeak
-from engine.accounts.teams import add_member, create_team, list_teams, remove_member
+from engine.accounts.teams import (
+                                   add_member,
+                                   create_team,
+                                   list_teams,
+                                   remove_member,
+                                   set_manager,
+                                   set_parent,
+)
 from engine.accounts.throttle import LoginThrottle
 from engine.accounts.tokens import create_token, list_tokens, revoke_token, verify_token
 from engine.accounts.users import (
                                    authenticate,
                                    create_user,
                                    deactivate_user,
+                                   find_user,
                                    get_user,
                                    grant_role,
                                    list_users,
@@ -27,7 +35,8 @@ from engine.accounts.users import (
 
 __all__ = [
     "AccountError", "LoginThrottle", "PasswordTooWeak", "actor_for", "add_member", "authenticate",
-    "create_team", "create_token", "create_user", "deactivate_user", "get_user", "grant_role",
-    "list_teams", "list_tokens", "list_users", "remove_member", "revoke_role", "revoke_token",
-    "set_lang", "set_password", "team_tree", "user_id", "verify_token",
+    "create_team", "create_token", "create_user", "deactivate_user", "find_user", "get_user",
+    "grant_role", "list_teams", "list_tokens", "list_users", "remove_member", "revoke_role",
+    "revoke_token", "set_lang", "set_manager", "set_parent", "set_password", "team_tree", "user_id",
+    "verify_token",
 ]

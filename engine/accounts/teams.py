@@ -54,11 +54,47 @@ def add_member(db: Database, tables: ModelTables, team: str, username: str) -> N
 
 
 def remove_member(db: Database, tables: ModelTables, team: str, username: str) -> None:
-    """Take ``username`` out of ``team``."""
+    """Take ``username`` out of ``team``; :class:`AccountError` if they are not a member."""
     members = tables.team_members
     with db.write() as conn:
         tid, uid = team_id(conn, tables, team), user_id(conn, tables, username)
-        conn.execute(members.delete().where(members.c.team_id == tid, members.c.user_id == uid))
+        if not conn.execute(members.delete().where(members.c.team_id == tid,
+                                                   members.c.user_id == uid)).rowcount:
+            raise AccountError(f"{username!r} is not a member of team {team!r}")
+
+
+def set_manager(db: Database, tables: ModelTables, team: str, manager: str | None) -> None:
+    """Make the user ``manager`` the manager of ``team`` (``None``: no manager)."""
+    teams = tables.teams
+    with db.write() as conn:
+        tid = team_id(conn, tables, team)
+        manager_id = user_id(conn, tables, manager) if manager else None
+        conn.execute(teams.update().where(teams.c.id == tid).values(manager_id=manager_id))
+
+
+def set_parent(db: Database, tables: ModelTables, team: str, parent: str | None) -> None:
+    """Put ``team`` under ``parent`` (``None``: at the top).
+
+    :class:`AccountError` if ``parent`` is ``team`` itself or one of the teams below
+    it: a team cannot be its own ancestor. The teams are locked while this is
+    checked, so two moves at once cannot make a cycle either.
+    """
+    teams = tables.teams
+    with db.write() as conn:
+        tid = team_id(conn, tables, team)
+        parent_id = team_id(conn, tables, parent) if parent else None
+        if parent_id is not None:
+            parents = {int(row.id): row.parent_id for row in conn.execute(
+                sa.select(teams.c.id, teams.c.parent_id).with_for_update())}
+            above: int | None = parent_id
+            seen: set[int] = set()
+            while above is not None and above not in seen:
+                if above == tid:
+                    raise AccountError(f"team {team!r} cannot be placed under {parent!r}: "
+                                       "a team cannot be its own ancestor")
+                seen.add(above)
+                above = parents.get(above)
+        conn.execute(teams.update().where(teams.c.id == tid).values(parent_id=parent_id))
 
 
 def list_teams(db: Database, tables: ModelTables) -> list[dict[str, Any]]:

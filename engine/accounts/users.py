@@ -157,6 +157,16 @@ def get_user(db: Database, tables: ModelTables, user_id: int) -> dict[str, Any] 
         return _user_dict(row, _roles_of(conn, tables, [int(row.id)])[int(row.id)])
 
 
+def find_user(db: Database, tables: ModelTables, username: str) -> dict[str, Any] | None:
+    """The user called ``username`` as a :func:`get_user` dict; ``None`` if there is none."""
+    users = tables.users
+    with db.read() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        if row is None:
+            return None
+        return _user_dict(row, _roles_of(conn, tables, [int(row.id)])[int(row.id)])
+
+
 def list_users(db: Database, tables: ModelTables) -> list[dict[str, Any]]:
     """Every user, by username, as :func:`get_user` dicts."""
     users = tables.users

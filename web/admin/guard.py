@@ -1,4 +1,5 @@
-"""Who may see the admin pages: logged-in people holding an admin role (``admin: true``)."""
+"""Who may see the admin pages: logged-in people holding an admin role (``admin: true``);
+and making this process forget the roles and teams it cached after an admin changed them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import abort
 
 from engine.access import is_admin
 from web.auth import current_actor, login_required
-from web.state import runtime
+from web.state import loom_state, runtime
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,3 +24,13 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return login_required(wrapper)
+
+
+def forget_cached_actors() -> None:
+    """Make this process reread everyone's roles and teams at their next request.
+
+    Called after a role or team change, so the change acts at once here; other
+    processes reread within ``web.state.ACTOR_CACHE_SECONDS``. A team change can
+    reach everyone below the team, so the whole cache goes, not one user's entry.
+    """
+    loom_state().forget_actors()
