@@ -28,6 +28,7 @@ from engine.accounts.users import (
                                    grant_role,
                                    list_users,
                                    revoke_role,
+                                   search_users,
                                    set_lang,
                                    set_password,
                                    user_id,
@@ -37,6 +38,6 @@ __all__ = [
     "AccountError", "LoginThrottle", "PasswordTooWeak", "actor_for", "add_member", "authenticate",
     "create_team", "create_token", "create_user", "deactivate_user", "find_user", "get_user",
     "grant_role", "list_teams", "list_tokens", "list_users", "remove_member", "revoke_role",
-    "revoke_token", "set_lang", "set_manager", "set_parent", "set_password", "team_tree", "user_id",
+    "revoke_token", "search_users", "set_lang", "set_manager", "set_parent", "set_password", "team_tree", "user_id",
     "verify_token",
 ]

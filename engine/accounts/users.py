@@ -176,6 +176,27 @@ def list_users(db: Database, tables: ModelTables) -> list[dict[str, Any]]:
     return [_user_dict(r, roles[int(r.id)]) for r in rows]
 
 
+def search_users(db: Database, tables: ModelTables, q: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` active users whose username or display name contains ``q`` (any case).
+
+    ``[{"id", "label", "username"}]`` by label, where the label is the display name or,
+    without one, the username. An empty ``q`` matches everyone.
+    """
+    users = tables.users
+    label = sa.func.coalesce(sa.func.nullif(users.c.display_name, ""), users.c.username)
+    query = sa.select(users.c.id, users.c.username, label.label("label")).where(users.c.active)
+    needle = (q or "").strip().lower()
+    if needle:
+        query = query.where(sa.or_(
+            sa.func.lower(users.c.username).contains(needle, autoescape=True),
+            sa.func.lower(sa.func.coalesce(users.c.display_name, "")).contains(
+                needle, autoescape=True)))
+    query = query.order_by(sa.func.lower(label), users.c.id).limit(limit)
+    with db.read() as conn:
+        return [{"id": int(r.id), "label": r.label, "username": r.username}
+                for r in conn.execute(query)]
+
+
 def set_lang(db: Database, tables: ModelTables, user_id: int, lang: str) -> None:
     """Remember the user's interface language."""
     _check_lang(lang)

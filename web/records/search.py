@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from engine import accounts
 from engine.filters import kind_of
 from web.auth import login_required
 from web.records import bp
-from web.records.common import active_users, actor_or_401, readable, visibility
+from web.records.common import actor_or_401, readable, visibility
 from web.records.display import show
 from web.records.filtering import field_of
 from web.state import runtime
@@ -37,10 +38,8 @@ def _limit() -> int:
 def user_search():
     rt = runtime()
     actor_or_401()
-    q = (request.args.get("q") or "").strip().lower()
-    users = [u for u in active_users(rt)
-             if not q or q in u["label"].lower() or q in u["username"].lower()]
-    return jsonify([{"id": u["id"], "label": u["label"]} for u in users[:_limit()]])
+    users = accounts.search_users(rt.db, rt.tables, request.args.get("q") or "", _limit())
+    return jsonify([{"id": u["id"], "label": u["label"]} for u in users])
 
 
 @bp.route("/<entity>/search", endpoint="search")
