@@ -15,11 +15,13 @@ a field of the record a relation or many-to-many field points to
 works for a date and ``"1000"`` for money. ``ne`` and ``not_in`` also match empty
 values (as a user reading "stage is not won" expects).
 
-Sorts are lists like ``["-close_date", "title"]``; ``id`` is always appended (in the
-direction of the last key) so the order is total, which keyset pagination
-(:func:`keyset_after`) needs. NULLs sort as the database sorts them (largest on
-PostgreSQL, smallest on SQLite), so indexes stay usable; the keyset condition follows
-the same rule.
+Sorts are lists like ``["-close_date", "title"]``; ``id`` is appended (in the
+direction of the last key) unless a key is already unique and never empty (``id``
+itself, a required unique field), so the order is total, which offset and keyset
+pagination (:func:`keyset_after`) need: rows tied on the sort keys would otherwise
+come in any order, and pages could repeat or skip them. NULLs sort as the database
+sorts them (largest on PostgreSQL, smallest on SQLite), so indexes stay usable; the
+keyset condition follows the same rule.
 
 Everything compiles to bound parameters; identifiers only ever come from the
 compiled model. Bad input raises :class:`FilterError` naming every problem and the
@@ -328,7 +330,7 @@ class FilterCompiler:
 
     # -- sorting -----------------------------------------------------------
     def sort(self, entity_name: str, spec: Any) -> tuple[SortKey, ...]:
-        """Sort keys for ``["-close_date", "title"]``, always ending with ``id``.
+        """Sort keys for ``["-close_date", "title"]``, ending with ``id`` unless already total.
 
         >>> [k.name for k in compiler.sort("deal", "-close_date")]   # doctest: +SKIP
         ['close_date', 'id']
@@ -355,12 +357,19 @@ class FilterCompiler:
             keys.append(SortKey(name, f, column, item.startswith("-"), bool(column.nullable)))
         if problems:
             raise FilterError(problems)
-        if not any(k.name == "id" for k in keys):
+        if not any(_distinct(k.column) for k in keys):
             # Same direction as the last key: an index on that column (which holds the id
             # as its tie-break on SQLite) then serves the whole ORDER BY.
             desc = keys[-1].desc if keys else False
             keys.append(SortKey("id", STANDARD_FIELDS["id"], table.c.id, desc, False))
         return tuple(keys)
+
+
+def _distinct(column: sa.ColumnElement[Any]) -> bool:
+    """True for a column no two rows share a value of (the id, a unique NOT NULL column):
+    a sort holding it is already total, so no tie-break is added."""
+    return bool(getattr(column, "primary_key", False)
+                or (getattr(column, "unique", False) and not getattr(column, "nullable", True)))
 
 
 class _BadValue(ValueError):

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 import sqlalchemy as sa
 
 from engine.filters import FilterError
-from engine.records import audit, reading
+from engine.records import reading
 from engine.records.errors import PermissionDenied
 from engine.records.plan import EntityPlan
 
@@ -73,14 +73,17 @@ def record_json(plans: Mapping[str, EntityPlan], entity: str, record: Mapping[st
                 ) -> dict[str, Any]:
     """``record`` (as the service returns it) with every value in its JSON form."""
     plan = plans[entity]
+    fields, to_json = plan.fields, plan.to_json
     out = {}
-    for key, value in record.items():
-        if key == "_expand":
+    for key, value in record.items():  # runs for every field of every listed record
+        if key in fields:
+            if value is not None and (convert := to_json[key]) is not None:
+                value = convert(value)
+            out[key] = value
+        elif key == "_expand":
             out[key] = {name: _expanded_json(plans, plan, name, sub) for name, sub in value.items()}
         elif key == "_warnings":
             out[key] = [w.as_dict() for w in value]
-        elif key in plan.fields:
-            out[key] = audit.json_value(plan, key, value)
         else:
             out[key] = value
     return out

@@ -4,6 +4,11 @@ Every read turns database values into Python values through the field types
 (``from_db``: decimals, aware UTC datetimes) and fetches related data in one query
 per field per page, never one per record. Permission decisions are the service's;
 these functions get the scope conditions and the names to return.
+
+:func:`refresh_statistics` keeps PostgreSQL's planner statistics of a table that a bulk
+load filled: without them the planner guesses (a filtered, sorted page then reads and
+sorts every matching row instead of walking the sort column's index), and autovacuum
+may be off or not have run yet.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 
 from engine.records.plan import EntityPlan
+from engine.storage.db import Database
 
 #: Most ids one ``IN (...)`` list carries when loading links or expansions.
 CHUNK = 500
 #: Columns of ``loom_users`` an expanded user carries.
 USER_COLUMNS = ("id", "username", "display_name")
+#: Fewest rows a bulk load must add before :func:`refresh_statistics` looks at the table.
+STATISTICS_MIN_ROWS = 1000
 
 
 def column_names(plan: EntityPlan, hidden: Iterable[str] = (), only: Iterable[str] | None = None
@@ -35,13 +43,14 @@ def column_names(plan: EntityPlan, hidden: Iterable[str] = (), only: Iterable[st
 def to_records(plan: EntityPlan, rows: Iterable[Mapping[str, Any]], names: Sequence[str]
                ) -> list[dict[str, Any]]:
     """Database rows -> records of Python values."""
-    converters = [(n, plan.from_db[n]) for n in names]
+    converters = [(n, c) for n in names if (c := plan.from_db[n]) is not None]
     out = []
     for row in rows:
-        record = {}
+        record = {name: row[name] for name in names}
         for name, convert in converters:
-            value = row[name]
-            record[name] = convert(value) if convert is not None and value is not None else value
+            value = record[name]
+            if value is not None:
+                record[name] = convert(value)
         out.append(record)
     return out
 
@@ -126,3 +135,23 @@ def users(conn: sa.Connection, table: sa.Table, ids: Iterable[int]) -> dict[int,
         for row in conn.execute(query).mappings():
             out[row["id"]] = {**row, "_display": row["display_name"] or row["username"]}
     return out
+
+
+def refresh_statistics(db: Database, table: sa.Table, added: int) -> bool:
+    """After a committed bulk load of ``added`` rows: ``ANALYZE`` the table on PostgreSQL
+    when it has no planner statistics yet or the load at least doubled it; True if it did.
+
+    Statistics of a part of the rows serve later growth of the same kind (the planner
+    scales them to the table's current size), so steady loads analyse rarely.
+    """
+    if db.dialect != "postgresql" or added < STATISTICS_MIN_ROWS:
+        return False
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # ANALYZE: no transaction
+        name = conn.dialect.identifier_preparer.format_table(table)
+        known = conn.execute(sa.text("SELECT reltuples FROM pg_class "
+                                     "WHERE oid = to_regclass(:name)"), {"name": name}).scalar()
+        if known is None or (known >= 0 and added < known):  # -1: never analysed
+            return False
+        conn.exec_driver_sql(f"ANALYZE {name}")
+    return True
