@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from types import MappingProxyType
 from typing import Any, Iterable
 
@@ -40,6 +42,30 @@ __all__ = ["COMMON_FIELD_KEYS", "STANDARD_VARIABLES", "Compiler", "compile_docum
 
 #: Standard columns that list views may show and sort by.
 LISTABLE_STANDARD = frozenset(STANDARD_COLUMNS)
+
+
+#: How many documents the metaschema accepted are remembered (see :func:`_validate`).
+VALID_KEPT = 512
+_valid_lock = threading.Lock()
+_valid: OrderedDict[str, None] = OrderedDict()
+
+
+def _validate(doc: SpecDocument) -> list[MetadataError]:
+    """``validate_document(doc)``; a document accepted before (same kind and data) is not
+    checked again (jsonschema is slow, and the metadata API compiles the same documents
+    over and over). Documents with errors are checked every time (errors carry lines)."""
+    key = hashlib.sha256(repr((doc.kind, doc.data)).encode("utf-8")).hexdigest()
+    with _valid_lock:
+        if key in _valid:
+            _valid.move_to_end(key)
+            return []
+    problems = validate_document(doc)
+    if not problems:
+        with _valid_lock:
+            _valid[key] = None
+            while len(_valid) > VALID_KEPT:
+                _valid.popitem(last=False)
+    return problems
 
 
 @dataclasses.dataclass
@@ -87,7 +113,7 @@ class Compiler:
     def run(self) -> CompiledModel | None:
         valid = []
         for doc in self.docs:
-            problems = validate_document(doc)
+            problems = _validate(doc)
             self.errors.extend(problems)
             if problems:
                 self._remember_broken(doc)

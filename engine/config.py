@@ -46,13 +46,12 @@ def load_model(config: Config, db=None):
     >>> load_model(Config.from_env())                 # doctest: +SKIP
     >>> load_model(config, db=runtime_db)             # doctest: +SKIP
     """
-    from engine.meta.compiled import compile_cached
+    from engine.meta.compiled import compile_cached, file_documents
     from engine.spec import FileSource
-    from engine.spec.loader import load_documents
 
     errors: list = []
-    docs = load_documents([FileSource(*config.metadata_dirs), _StoredSource(*_stored(config, db))],
-                          errors)
+    docs = file_documents(FileSource(*config.metadata_dirs), errors)
+    docs += _StoredSource(*_stored(config, db)).documents(errors)
     return compile_cached(docs, errors)
 
 

@@ -6,7 +6,8 @@ Prepares a pass's database like :mod:`bench.web.passes` (``loom migrate``, admin
 token), builds the app in this process (``web.create_app``, Flask's test client: no
 HTTP server, no sockets), defines the entities (W1), loads the accounts and
 ``--deals`` deals, then measures W2 (one create), W3 (one bulk of 5,000), W4 (one list
-page) and W5 (one aggregate): CPU milliseconds per call (``time.process_time``, so a
+page), W5 (one aggregate) and W6 (add an integer field with a default through the
+metadata API; each call adds another field, ``priority``, ``priority_2``...): CPU milliseconds per call (``time.process_time``, so a
 busy machine disturbs it less than wall time) and the top functions by cumulative time.
 A diagnostic, not the benchmark: its figures are not the workload's.
 """
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from bench.web.expected import PassData, Scale, to_json
-from bench.web.loom_steps import W4_FILTER
+from bench.web.loom_steps import PRIORITY_FIELD, W4_FILTER
 from bench.web.server import Databases, prepare_loom, server_env
 from bench.workload import ACCOUNT_SPEC, DEAL_SPEC
 
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--deals", type=int, default=20_000)
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--only", default="w2,w3,w4,w5", help="steps to profile")
+    parser.add_argument("--only", default="w2,w3,w4,w5,w6", help="steps to profile")
     args = parser.parse_args()
     only = set(args.only.split(","))
     data = PassData(Scale(w2=1000, w3=args.deals))
@@ -95,6 +96,11 @@ def main() -> None:
         if "w5" in only:
             _measure("W5 aggregate", lambda i: get("/api/v1/deal/aggregate", group_by="stage",
                                                    metrics="count,sum:amount"), 20, args.top)
+        if "w6" in only:
+            _measure("W6 add a field", lambda i: post(
+                "/api/v1/meta/entities/deal/fields",
+                {**PRIORITY_FIELD, "name": PRIORITY_FIELD["name"] + (f"_{i + 1}" if i else "")}),
+                5, args.top)
         app.extensions["loom"].db.dispose()
 
 

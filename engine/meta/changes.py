@@ -8,11 +8,15 @@ Each is one function that, inside one migration transaction (PostgreSQL: with
    the applied model, so a change never carries unmigrated file edits along;
 2. edits one stored document (:mod:`engine.meta.documents`) and compiles again,
    raising ``MetadataInvalid`` with every error (paths relative to the request);
-3. plans the migration like ``loom plan``; a plan with problems, or destructive
-   steps without ``allow_destructive``, is refused with ``MigrationRefused``
-   (which carries the plan); with ``dry_run`` the plan is returned instead and
-   the transaction is rolled back;
-4. runs the steps, stores the document and records the version, then commits.
+3. plans the migration like ``loom plan``, limited to the entities whose
+   spec the edit changed (their tables, link tables and ``renamed_from``
+   tables; see :mod:`engine.storage.diff`), with the model of step 1 as the
+   applied one; a plan with problems, or destructive steps without
+   ``allow_destructive``, is refused with ``MigrationRefused`` (which carries
+   the plan); with ``dry_run`` the plan is returned instead and the
+   transaction is rolled back;
+4. runs the steps, checks the references of the tables they changed
+   (SQLite), stores the document and records the version, then commits.
 
 A failure anywhere rolls everything back: schema, data and the stored document.
 No Flask; nothing at import time.
@@ -27,17 +31,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.meta import documents
-from engine.meta.compiled import compile_cached
+from engine.meta.compiled import compile_cached, file_documents
 from engine.meta.documents import Edit
 from engine.meta.errors import MetadataConflict
 from engine.model import CompiledModel
 from engine.spec import MetadataSource, SpecDocument
-from engine.spec.dbsource import documents_from, save_document, stored_rows
+from engine.spec.dbsource import save_document, stored_rows, to_document
 from engine.spec.errors import MetadataError, MetadataInvalid
 from engine.storage import versions
 from engine.storage.db import Database
-from engine.storage.diff import build_plan
-from engine.storage.migrate import migration_connection
+from engine.storage.diff import build_plan, changed_entities, scope_of
+from engine.storage.migrate import (
+    check_foreign_keys,
+    migration_connection,
+    referencing_tables,
+)
 from engine.storage.plan import MigrationRefused, Plan
 from engine.storage.steps import Runner
 from engine.storage.tables import build_tables
@@ -67,12 +75,13 @@ def _compile(docs: list[SpecDocument], errors: list[MetadataError]) -> CompiledM
     return compile_cached(docs, errors)
 
 
-def _current(conn: sa.Connection, files: MetadataSource) -> tuple[list[SpecDocument],
-                                                                    CompiledModel]:
-    """The file documents and the model of files + stored documents; it must be the applied one."""
-    errors: list[MetadataError] = []
-    file_docs = files.documents(errors)
-    stored = documents_from(conn, errors)
+def _current(conn: sa.Connection, files: MetadataSource, stored: list[SpecDocument],
+             errors: list[MetadataError]) -> tuple[list[SpecDocument], CompiledModel]:
+    """The file documents and the model of files + stored documents; it must be the applied one.
+
+    ``errors`` are the ones found reading ``stored``.
+    """
+    file_docs = file_documents(files, errors)
     model = _compile(file_docs + stored, errors)
     applied = versions.applied_version(conn)
     if applied is None:
@@ -85,10 +94,11 @@ def _current(conn: sa.Connection, files: MetadataSource) -> tuple[list[SpecDocum
     return file_docs, model
 
 
-def _changed(conn: sa.Connection, file_docs: list[SpecDocument], edit: Edit) -> CompiledModel:
+def _changed(file_docs: list[SpecDocument], stored: list[SpecDocument],
+             edit: Edit) -> CompiledModel:
     """The model with ``edit`` in place of (or added to) the stored documents."""
     errors: list[MetadataError] = []
-    stored = [d for d in documents_from(conn, errors) if d.file != edit.file]
+    stored = [d for d in stored if d.file != edit.file]
     stored.append(SpecDocument(edit.kind, edit.body, edit.file))
     # In the order a reload reads them (by name), so the reload finds this model cached.
     docs = file_docs + sorted(stored, key=lambda d: d.file)
@@ -101,13 +111,18 @@ def _changed(conn: sa.Connection, file_docs: list[SpecDocument], edit: Edit) -> 
 def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit], *, actor: str,
             dry_run: bool, allow_destructive: bool) -> MetadataChange:
     """Steps 1-4 of the module docstring for the edit ``make_edit(model, stored)`` returns."""
-    with migration_connection(db, write=not dry_run) as conn:
-        file_docs, current = _current(conn, files)
-        stored = {row["name"]: row["body"] for row in stored_rows(conn)}
-        edit = make_edit(current, stored)
-        model = _changed(conn, file_docs, edit)
+    with migration_connection(db, write=not dry_run, check_references=False) as conn:
+        rows = stored_rows(conn)
+        errors: list[MetadataError] = []
+        stored_docs = [d for d in (to_document(r["name"], r["body"], errors) for r in rows)
+                       if d is not None]
+        file_docs, current = _current(conn, files, stored_docs, errors)
+        edit = make_edit(current, {row["name"]: row["body"] for row in rows})
+        model = _changed(file_docs, stored_docs, edit)
         runner = Runner(conn, model, build_tables(model))
-        plan = build_plan(runner)
+        # The applied model is ``current`` (same version, so the same specs).
+        plan = build_plan(runner, old=current,
+                          scope=scope_of(model, changed_entities(current, model)))
         if dry_run:
             for step in plan.steps:
                 step.run = None
@@ -119,6 +134,8 @@ def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit],
             if step.run is not None:
                 step.run(runner)
         runner.finish()
+        if conn.dialect.name == "sqlite":
+            check_foreign_keys(conn, referencing_tables(plan, runner))
         # After the steps: the first change may have created loom_metadata itself.
         save_document(conn, edit.kind, edit.entity, edit.body, actor)
         versions.record_version(conn, model, plan.text(), actor)

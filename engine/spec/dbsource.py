@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +49,9 @@ def metadata_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+@lru_cache(maxsize=1)
 def _table() -> sa.Table:
+    """``loom_metadata`` for statements, built once."""
     return metadata_table(sa.MetaData())
 
 

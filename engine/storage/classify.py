@@ -177,12 +177,13 @@ def _add_column(p: Planner, table: str, entity: Entity | None, column: sa.Column
     preview: dict[str, Any] = {}
     if column.nullable and field is not None and values.static_default(field) is not values.MISSING:
         # An optional field with a default: existing records get the default too, so a
-        # filter on the default finds them (and the column reads like new records).
-        rows = values.count_rows(p.conn, table)
-        preview["rows"] = rows
-        if rows:
+        # filter on the default finds them (and the column reads like new records). Only
+        # whether there are any is read: counting a large table costs more than the
+        # column's DEFAULT, which fills them without a rewrite.
+        preview["has_records"] = values.has_rows(p.conn, table)
+        if preview["has_records"]:
             backfill = values.static_default(field)
-            description += f"; {rows} existing records get the default {show_default(field)}"
+            description += f"; existing records get the default {show_default(field)}"
     elif not column.nullable:
         rows = values.count_rows(p.conn, table)
         preview["rows"] = rows

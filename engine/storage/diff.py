@@ -7,11 +7,18 @@
    tables and columns and the data stays where it is. (On PostgreSQL a plan
    with renames briefly holds the renamed tables' locks until its rollback.)
 2. Alembic's ``compare_metadata`` diffs the live schema (archive tables left
-   out) against :func:`engine.storage.tables.build_tables`.
+   out) against :func:`engine.storage.tables.build_tables`. ``loom plan`` and
+   ``loom migrate`` compare every table; the metadata API limits the plan to
+   the entities its change touches (:class:`Scope`): their tables, their
+   many-to-many link tables (``deal__*``, also ones no longer declared), the
+   tables they declare ``renamed_from``, and Loom's own tables that do not
+   exist yet. Only those tables are reflected; drift on them is planned as
+   always, drift elsewhere is left to ``loom plan``.
 3. Each difference becomes a :class:`~engine.storage.plan.Step`, classified with
    the field types (:mod:`engine.storage.classify`) and the previously applied
    model (compiled again from the specs and presets recorded in
-   ``loom_schema_versions``; without it, SQL types alone decide and tightened
+   ``loom_schema_versions``, unless the caller passes it: the metadata API
+   has it compiled already; without it, SQL types alone decide and tightened
    constraints go unseen).
 
 Reads the database (and renames, see 1); never drops or converts anything:
@@ -22,6 +29,7 @@ calls them.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -34,6 +42,7 @@ from engine.compiler_fields import thaw
 from engine.model import CompiledModel, Entity, Field
 from engine.spec import MemorySource
 from engine.spec.errors import MetadataInvalid
+from engine.spec.reserved import SYSTEM_PREFIX
 from engine.storage import archive, steps, versions
 from engine.storage.classify import TableDiff, classify_table
 from engine.storage.plan import Plan, Step
@@ -44,10 +53,51 @@ from engine.storage.tables import is_link
 ALEMBIC_TEMP_PREFIX = "_alembic_tmp_"
 
 
+#: ``old`` of :func:`build_plan` when the caller did not pass the previous model.
+_READ = object()
+
+
 def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table" and name is not None:
         return not (archive.is_archive(name) or name.startswith(ALEMBIC_TEMP_PREFIX))
     return True
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The tables a limited plan compares (the metadata API's): see the module docstring.
+
+    ``tables`` are exact names; a table ``<prefix>__...`` is in scope for each of
+    ``prefixes`` (link tables of the touched entities, declared or left over).
+    """
+
+    entities: frozenset[str]
+    tables: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def __contains__(self, table: str) -> bool:
+        return table in self.tables or table.startswith(self.prefixes)
+
+
+def scope_of(model: CompiledModel, entities: set[str] | frozenset[str]) -> Scope:
+    """The :class:`Scope` of ``entities`` (names in ``model``; unknown names are old tables)."""
+    tables: set[str] = set()
+    for name in entities:
+        if model.has_entity(name):
+            entity = model.entity(name)
+            tables.add(entity.table_name)
+            tables.update(entity.renamed_from)
+            tables.update(entity.link_table_name(f) for f in entity.fields if is_link(f))
+        else:
+            tables.add(name)
+    return Scope(frozenset(entities), frozenset(tables),
+                 tuple(sorted(f"{t}__" for t in tables if "__" not in t)))
+
+
+def changed_entities(old: CompiledModel, new: CompiledModel) -> set[str]:
+    """Entities whose merged spec differs between ``old`` and ``new`` (added and removed too)."""
+    names = set(old.specs) | set(new.specs)
+    return {n for n in names if old.specs.get(n) != new.specs.get(n)}
 
 
 def previous_model(applied: dict[str, Any] | None, model: CompiledModel) -> CompiledModel | None:
@@ -72,34 +122,52 @@ def previous_model(applied: dict[str, Any] | None, model: CompiledModel) -> Comp
 class Planner:
     """One planning pass over one connection. Use :func:`build_plan`."""
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, old: Any = _READ, scope: Scope | None = None) -> None:
         self.r = runner
         self.conn = runner.conn
         self.model = runner.model
         self.target = runner.target
-        applied = versions.latest(self.conn)
-        self.old = previous_model(applied, self.model)
-        self.plan = Plan(self.model.version, applied["version"] if applied else None,
-                         self.conn.dialect.name)
+        self.scope = scope
+        if old is _READ:
+            applied = versions.latest(self.conn)
+            self.old = previous_model(applied, self.model)
+            applied_version = applied["version"] if applied else None
+        else:  # the caller's applied model, whose version is the applied one
+            self.old = old
+            applied_version = old.version if old is not None else versions.applied_version(
+                self.conn)
+        self.plan = Plan(self.model.version, applied_version, self.conn.dialect.name)
         #: current table -> entity name in the old model; (table, column) -> old column.
         self.old_entity: dict[str, str] = {}
         self.old_column: dict[tuple[str, str], str] = {}
-        self.entity_by_table = {e.table_name: e for e in self.model.entities.values()}
-        self.link_by_table = {e.link_table_name(f): (e, f) for e in self.model.entities.values()
+        entities = [e for e in self.model.entities.values()
+                    if scope is None or e.table_name in scope]
+        self.entity_by_table = {e.table_name: e for e in entities}
+        self.link_by_table = {e.link_table_name(f): (e, f) for e in entities
                               for f in e.fields if is_link(f)}
 
     # -- entry -------------------------------------------------------------
     def build(self) -> Plan:
-        self._renames()
+        existing = set(sa.inspect(self.conn).get_table_names())
+        if self.scope is not None:
+            # Loom's own tables join a limited plan only while missing (the first
+            # metadata API change creates loom_metadata).
+            missing = {t for t in self.target.metadata.tables
+                       if t.startswith(SYSTEM_PREFIX) and t not in existing}
+            self.scope = Scope(self.scope.entities, self.scope.tables | missing,
+                               self.scope.prefixes)
+        self._renames(existing)
+        opts: dict[str, Any] = {"compare_type": True, "include_name": self._name_filter}
+        if self.scope is not None:
+            opts["include_object"] = self._object_filter
         with warnings.catch_warnings():
             # Trap: Alembic sorts the target tables with MetaData.sorted_tables, which
             # warns about relation cycles (deal.contract <-> contract.deal); new tables
             # of a cycle get their foreign keys last (steps.create_table).
             warnings.filterwarnings("ignore", message="Cannot correctly sort tables",
                                     category=sa.exc.SAWarning)
-            diffs = compare_metadata(MigrationContext.configure(
-                self.conn, opts={"compare_type": True, "include_name": _include_name}),
-                self.target.metadata)
+            diffs = compare_metadata(MigrationContext.configure(self.conn, opts=opts),
+                                     self.target.metadata)
         added, removed, tables = self._group(diffs)
         self._added_tables(added)
         for name in sorted(set(tables) | set(self.entity_by_table)):
@@ -114,6 +182,16 @@ class Planner:
     def add(self, step: Step) -> Step:
         self.plan.steps.append(step)
         return step
+
+    def _name_filter(self, name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ == "table" and name is not None and self.scope is not None \
+                and name not in self.scope:
+            return False
+        return _include_name(name, type_, parent_names)
+
+    def _object_filter(self, obj: Any, name: str | None, type_: str, reflected: bool,
+                       compare_to: Any) -> bool:
+        return type_ != "table" or self.scope is None or name in self.scope
 
     # -- the previous model ------------------------------------------------
     def old_field(self, table: str, column: str) -> Field | None:
@@ -141,10 +219,9 @@ class Planner:
         return next((dict(f) for f in spec.get("fields", []) if f.get("name") == field), None)
 
     # -- renames -----------------------------------------------------------
-    def _renames(self) -> None:
-        inspector = sa.inspect(self.conn)
-        tables = set(inspector.get_table_names())
-        for entity in self.model.entities.values():
+    def _renames(self, tables: set[str]) -> None:
+        tables = set(tables)
+        for entity in self.entity_by_table.values():
             name = entity.table_name
             olds = [r for r in entity.renamed_from if r in tables and r not in self.model.entities]
             if name in tables:
@@ -174,11 +251,13 @@ class Planner:
                             tables.discard(link)
                             tables.add(entity.link_table_name(f))
                             break
-        for entity in self.model.entities.values():
+        for entity in self.entity_by_table.values():
             if entity.table_name in tables:
                 self._field_renames(entity, tables)
 
     def _field_renames(self, entity: Entity, tables: set[str]) -> None:
+        if not any(f.renamed_from for f in entity.fields):
+            return
         table = entity.table_name
         columns = {c["name"] for c in sa.inspect(self.conn).get_columns(table)}
         for f in entity.fields:
@@ -300,13 +379,22 @@ class Planner:
                                            key=lambda kv: (kv[0][0], kv[0][1] or "")):
             if field is None or not row["row_count"] or not self.model.has_entity(entity):
                 continue
+            if self.scope is not None and entity not in self.scope.entities:
+                continue
             if self.model.entity(entity).has_field(field):
                 self.plan.notes.append(
                     f"run `loom restore {entity}.{field}` to bring back {row['row_count']} "
                     f"archived values")
 
 
-def build_plan(runner: Runner) -> Plan:
-    """Plan (and carry out the renames of) a migration on ``runner``'s connection."""
-    return Planner(runner).build()
+def build_plan(runner: Runner, *, old: Any = _READ, scope: Scope | None = None) -> Plan:
+    """Plan (and carry out the renames of) a migration on ``runner``'s connection.
+
+    ``old`` is the applied model when the caller has it (the one whose version
+    ``loom_schema_versions`` holds; ``None``: there is none to compare with); by
+    default it is compiled again from ``loom_schema_versions``.
+    ``scope`` limits the plan to some entities (:func:`scope_of`); by default
+    every table is compared.
+    """
+    return Planner(runner, old, scope).build()
 

@@ -3,9 +3,11 @@
 The public API the CLI calls:
 
 * :func:`plan_migration` diffs the compiled model against the live database
-  (Alembic's ``compare_metadata``) and returns a :class:`Plan`: every step,
-  marked safe or destructive, with previews and blocking problems. It changes
-  nothing (declared renames are tried inside a transaction that is rolled back).
+  (Alembic's ``compare_metadata``, over every table; the metadata API plans
+  over the tables of the entities it changes, see :mod:`engine.storage.diff`)
+  and returns a :class:`Plan`: every step, marked safe or destructive, with
+  previews and blocking problems. It changes nothing (declared renames are
+  tried inside a transaction that is rolled back).
 * :func:`apply_plan` plans again inside one transaction, refuses
   (:class:`MigrationRefused`, nothing changed) when the plan has problems, has
   destructive steps without ``allow_destructive=True``, or differs from the
@@ -53,7 +55,8 @@ Behaviour worth knowing:
 * A required field added to a table that has rows needs a default (a literal,
   or a CEL default without field variables such as ``today()``); it is written
   into the existing rows. An optional field with a default gives it to the existing
-  rows too (as the column's DEFAULT: no table rewrite); one without stays empty.
+  rows too (as the column's DEFAULT: no table rewrite, and the plan only reads
+  whether there are rows, not how many); one without stays empty.
 * A plan notes archived values a field declared again could get back:
   "run `loom restore deal.notes` to bring back 12 archived values".
 * Migrating when nothing differs but the model hash changed (a label edit)
@@ -61,7 +64,10 @@ Behaviour worth knowing:
   records nothing.
 * SQLite: foreign keys are turned off around the migration transaction (a
   table recreate would otherwise fire ``ON DELETE`` actions) and
-  ``PRAGMA foreign_key_check`` must come back empty before the commit.
+  ``PRAGMA foreign_key_check`` must come back empty before the commit: over
+  every table for ``loom migrate``; the metadata API checks only the tables
+  its steps may have changed references in (:func:`referencing_tables`: a
+  column added without a foreign key, or an index, needs no check).
 * Large tables: a retype or tighten reads the column into memory to check it.
 
 Nothing here runs at import time; no Flask.
@@ -91,11 +97,13 @@ from engine.storage.tables import build_tables
 from engine.storage.versions import lock_versions, record_version
 
 __all__ = ["ArchiveNotFound", "MigrationError", "MigrationRefused", "Plan", "Step",
-           "apply_plan", "list_archives", "plan_migration", "purge", "restore"]
+           "apply_plan", "check_foreign_keys", "list_archives", "migration_connection",
+           "plan_migration", "purge", "referencing_tables", "restore"]
 
 
 @contextmanager
-def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection]:
+def migration_connection(db: Database, *, write: bool,
+                         check_references: bool = True) -> Iterator[sa.Connection]:
     """A connection in one transaction; committed only when ``write`` and no error.
 
     A writing migration on PostgreSQL first locks ``loom_schema_versions``
@@ -104,7 +112,10 @@ def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection
 
     On SQLite a writing migration runs with ``PRAGMA foreign_keys=OFF``: the
     pragma is a no-op inside a transaction, so it is set on the raw connection
-    before ``BEGIN`` and set back on after the end, whatever happens.
+    before ``BEGIN`` and set back on after the end, whatever happens. Before the
+    commit every table's references are checked, unless ``check_references`` is
+    false: then the caller checks the tables its plan touched
+    (:func:`check_foreign_keys` of :func:`referencing_tables`) before leaving the block.
     """
     sqlite = db.dialect == "sqlite"
     with db.engine.connect() as conn:
@@ -119,8 +130,8 @@ def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection
                 if write:
                     lock_versions(conn)
                 yield conn
-                if sqlite and write:
-                    _check_foreign_keys(conn)
+                if sqlite and write and check_references:
+                    check_foreign_keys(conn)
             except BaseException:
                 txn.rollback()
                 raise
@@ -133,12 +144,52 @@ def migration_connection(db: Database, *, write: bool) -> Iterator[sa.Connection
                 raw.execute("PRAGMA foreign_keys=ON")
 
 
-def _check_foreign_keys(conn: sa.Connection) -> None:
-    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+def check_foreign_keys(conn: sa.Connection, tables: set[str] | None = None) -> None:
+    """SQLite: refuse (:class:`MigrationError`) references to missing rows in ``tables``
+    (every table when ``None``); each named table is scanned, so name only the ones needed."""
+    if tables is None:
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    else:
+        broken = []
+        quote = conn.dialect.identifier_preparer.quote
+        for name in sorted(tables):
+            broken += conn.exec_driver_sql(f"PRAGMA foreign_key_check({quote(name)})").fetchall()
     if broken:
         sample = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:5])
         raise MigrationError(f"the migration would leave {len(broken)} broken references "
                              f"({sample}); nothing was changed")
+
+
+#: Step kinds that never write a reference: indexes only.
+_NO_REFERENCES = frozenset({"add_index", "drop_index", "rename_index"})
+#: Step kinds after which only a whole-database check will do (tables gone or renamed).
+_EVERY_TABLE = frozenset({"rename_entity", "drop_entity"})
+
+
+def referencing_tables(plan: Plan, runner: Runner) -> set[str] | None:
+    """The tables whose references ``plan``'s steps may have broken (``None``: any table).
+
+    A column added without a foreign key, or an index, writes no reference; any
+    other step is checked on the tables it changed (its entity's table, or its
+    link table); dropping or renaming a table needs the whole database checked.
+    """
+    out: set[str] = set()
+    existing = set(sa.inspect(runner.conn).get_table_names())
+    for step in plan.steps:
+        if step.kind in _EVERY_TABLE:
+            return None
+        if step.kind in _NO_REFERENCES or step.entity is None:
+            continue
+        if step.kind == "add_field":
+            table = runner.target.metadata.tables.get(step.entity)
+            column = table.c.get(step.field) if table is not None else None
+            if column is not None and not column.foreign_keys:
+                continue
+        names = {step.entity}
+        if step.field is not None:
+            names.add(f"{step.entity}__{step.field}")  # a many-to-many field's link table
+        out |= names & existing
+    return out
 
 
 def plan_migration(db: Database, model: CompiledModel) -> Plan:

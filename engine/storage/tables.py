@@ -10,6 +10,7 @@ Builds ``Table`` objects only; never connects.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -304,7 +305,29 @@ class ModelTables:
 
 
 def build_tables(model: CompiledModel) -> ModelTables:
-    """All tables for ``model``: Loom's own, one per entity, one per many-to-many field."""
+    """All tables for ``model``: Loom's own, one per entity, one per many-to-many field.
+
+    Built once per model object (the last few are kept): the metadata API's
+    migration and the reload after it share them. Treat them as read-only.
+    """
+    with _lock:
+        for held, tables in _built:
+            if held is model:
+                return tables
+    tables = _build_tables(model)
+    with _lock:
+        _built.insert(0, (model, tables))
+        del _built[BUILT_KEPT:]
+    return tables
+
+
+#: How many models' tables :func:`build_tables` keeps.
+BUILT_KEPT = 4
+_lock = threading.Lock()
+_built: list[tuple[CompiledModel, ModelTables]] = []
+
+
+def _build_tables(model: CompiledModel) -> ModelTables:
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     system_tables(metadata)
     entities = {name: entity_table(metadata, e) for name, e in model.entities.items()}

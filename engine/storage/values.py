@@ -68,6 +68,12 @@ def count_rows(conn: sa.Connection, table: str, where_null: str | None = None) -
     return conn.execute(query).scalar_one()
 
 
+def has_rows(conn: sa.Connection, table: str) -> bool:
+    """Whether ``table`` has a row (reads one, whatever its size)."""
+    t = sa.table(table)
+    return conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first() is not None
+
+
 def write_values(conn: sa.Connection, table: str, column: str, type_: sa.types.TypeEngine,
                  pairs: Iterable[tuple[int, Any]]) -> int:
     """``UPDATE table SET column = value WHERE id = ...`` for each pair; rows changed."""

@@ -2,7 +2,8 @@
 
 Every call needs an admin (the compiled model names fields some roles may not see). Every change goes
 through the engine's use cases (:mod:`engine.meta`): validated, planned and applied
-in one transaction, like ``loom plan`` / ``loom migrate``. ``dry_run=true`` returns
+in one transaction, like ``loom plan`` / ``loom migrate`` but planned over the
+tables of the entity it changes only (``loom plan`` compares them all). ``dry_run=true`` returns
 the plan without applying; destructive steps need ``allow_destructive=true``.
 After applying, this process reloads its model at once; other processes notice the
 new applied version at their next check. This module only maps requests and errors.
