@@ -1,7 +1,9 @@
 """API tokens: ``loom_<id>_<secret>``, shown once, stored as the SHA-256 of the secret.
 
-Verifying is one primary-key query (joined with the user) and a constant-time
-comparison; ``last_used_at`` is written at most once per
+Verifying is one primary-key query (joined with the user, run without a transaction
+around it) and a constant-time comparison, on every request: nothing about a token is
+cached, so revoking it or deactivating its user acts on the next request in every
+process; ``last_used_at`` is written at most once per
 :data:`LAST_USED_RESOLUTION`, so a busy client does not write on every request.
 """
 
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,19 +61,24 @@ def create_token(db: Database, tables: ModelTables, username: str, *, name: str 
     return f"{TOKEN_PREFIX}{token_id}_{secret}"
 
 
+@lru_cache(maxsize=16)
+def _lookup(tokens: sa.Table, users: sa.Table) -> sa.Select:
+    """The token's row joined with its user, by id (built once: a request only binds the id)."""
+    return (sa.select(tokens.c.secret_hash, tokens.c.user_id, tokens.c.expires_at,
+                      tokens.c.revoked_at, tokens.c.last_used_at, users.c.active)
+            .select_from(tokens.join(users, users.c.id == tokens.c.user_id))
+            .where(tokens.c.id == sa.bindparam("token_id", type_=tokens.c.id.type)))
+
+
 def verify_token(db: Database, tables: ModelTables, token: str) -> int | None:
     """The user id of a valid token; ``None`` if unknown, revoked, expired or the user is inactive."""
     match = _TOKEN.match(token) if isinstance(token, str) else None
     if match is None:
         return None
     token_id, secret = int(match.group(1)), match.group(2)
-    tokens, users = tables.tokens, tables.users
-    with db.read() as conn:
-        row = conn.execute(
-            sa.select(tokens.c.secret_hash, tokens.c.user_id, tokens.c.expires_at,
-                      tokens.c.revoked_at, tokens.c.last_used_at, users.c.active)
-            .select_from(tokens.join(users, users.c.id == tokens.c.user_id))
-            .where(tokens.c.id == token_id)).first()
+    tokens = tables.tokens
+    with db.autocommit() as conn:  # one statement: no transaction needed around it
+        row = conn.execute(_lookup(tokens, tables.users), {"token_id": token_id}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
         return None
     now = utcnow()
