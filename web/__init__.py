@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, redirect, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from engine.config import Config
 from web.config import secret_key, settings
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``SECRET_KEY``, ``MAX_CONTENT_LENGTH``, ``LOOM_MODEL_CHECK_INTERVAL``, ``TESTING``...
     """
     app = Flask(__name__, instance_relative_config=False)
+    app.session_interface = CookieSessions()
     app.config.from_mapping(settings(config))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.config["LOOM_INSTANCE_DIR"])
@@ -78,6 +80,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signer's set-up on requests without a
+    session cookie (API calls with a token): they get an empty session straight away."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _jinja(app: Flask) -> None:
