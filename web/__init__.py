@@ -27,7 +27,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``config`` overrides the defaults and the environment (see :mod:`web.config`):
     ``LOOM_DATABASE_URL``, ``LOOM_METADATA_DIRS`` (a path list or a sequence),
-    ``SECRET_KEY``, ``MAX_CONTENT_LENGTH``, ``LOOM_MODEL_CHECK_INTERVAL``, ``TESTING``...
+    ``SECRET_KEY``, ``MAX_CONTENT_LENGTH``, ``LOOM_MODEL_CHECK_INTERVAL``, ``LOOM_WARM_UP``
+    (default: on unless ``TESTING``), ``TESTING``...
     """
     app = Flask(__name__, instance_relative_config=False)
     app.session_interface = CookieSessions()
@@ -43,8 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         dirs = [d for d in dirs.split(os.pathsep) if d]
     loom_config = Config.from_env(database=app.config.get("LOOM_DATABASE_URL"),
                                   metadata=[str(Path(d)) for d in dirs] if dirs else None)
+    warm_up = app.config.get("LOOM_WARM_UP")
     app.extensions[EXTENSION_KEY] = LoomState(
-        loom_config, check_interval=float(app.config["LOOM_MODEL_CHECK_INTERVAL"]))
+        loom_config, check_interval=float(app.config["LOOM_MODEL_CHECK_INTERVAL"]),
+        warm_up=not app.config.get("TESTING") if warm_up is None else bool(warm_up))
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           str(Path(__file__).resolve().parent / "translations"))

@@ -10,6 +10,7 @@ which makes the process reload at once and the client retry (503).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from engine.records import RecordService
 from engine.storage import versions
 from engine.storage.db import Database
 from engine.storage.tables import ModelTables, build_tables
+
+log = logging.getLogger(__name__)
 
 #: Key of Loom's state in ``app.extensions``.
 EXTENSION_KEY = "loom"
@@ -59,10 +62,13 @@ def build_runtime(db: Database, model: CompiledModel) -> Runtime:
 class LoomState:
     """One per app: the database and the current :class:`Runtime`, reloaded on change."""
 
-    def __init__(self, config: Config, *, check_interval: float) -> None:
+    def __init__(self, config: Config, *, check_interval: float, warm_up: bool = False) -> None:
         self.config = config
         self.db = Database(config.database_url)
         self.check_interval = check_interval
+        #: Warm the metadata planner in the background once the first model is loaded.
+        self.warm_up = warm_up
+        self.warmed: threading.Event | None = None
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._runtime: Runtime | None = None
@@ -109,7 +115,23 @@ class LoomState:
             if self._runtime is None or self._runtime.version != model.version:
                 self._runtime = build_runtime(self.db, model)
             self._checked_at = time.monotonic()
+            if self.warm_up and self.warmed is None:
+                self.warmed = threading.Event()
+                threading.Thread(target=self._warm, args=(self._runtime,), daemon=True,
+                                 name="loom-warm-up").start()
             return self._runtime
+
+    def _warm(self, rt: Runtime) -> None:
+        """Plan a no-op change once (see :func:`engine.meta.warm_up`); errors only logged."""
+        from engine import meta
+
+        try:
+            meta.warm_up(rt.db, rt.model)
+        except Exception:  # noqa: BLE001 - a cold planner is slower, never wrong
+            log.warning("warming the metadata planner failed", exc_info=True)
+        finally:
+            assert self.warmed is not None
+            self.warmed.set()
 
     def refresh(self, *, force: bool = False) -> None:
         """Reload if the applied model changed since the last check (at most once per

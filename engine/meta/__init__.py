@@ -5,8 +5,8 @@ store the document, record the version), pure document edits in
 :mod:`engine.meta.documents`. No Flask; nothing at import time.
 """
 
-from engine.meta.changes import MetadataChange, add_field, change_field, create_entity
+from engine.meta.changes import MetadataChange, add_field, change_field, create_entity, warm_up
 from engine.meta.errors import MetadataChangeError, MetadataConflict, UnknownMetadata
 
 __all__ = ["MetadataChange", "MetadataChangeError", "MetadataConflict", "UnknownMetadata",
-           "add_field", "change_field", "create_entity"]
+           "add_field", "change_field", "create_entity", "warm_up"]
