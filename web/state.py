@@ -66,7 +66,7 @@ class LoomState:
         self.config = config
         self.db = Database(config.database_url)
         self.check_interval = check_interval
-        #: Warm the metadata planner in the background once the first model is loaded.
+        #: Warm the metadata planner in the background once a model with entities is loaded.
         self.warm_up = warm_up
         self.warmed: threading.Event | None = None
         self._lock = threading.Lock()
@@ -115,7 +115,7 @@ class LoomState:
             if self._runtime is None or self._runtime.version != model.version:
                 self._runtime = build_runtime(self.db, model)
             self._checked_at = time.monotonic()
-            if self.warm_up and self.warmed is None:
+            if self.warm_up and self.warmed is None and self._runtime.model.entities:
                 self.warmed = threading.Event()
                 threading.Thread(target=self._warm, args=(self._runtime,), daemon=True,
                                  name="loom-warm-up").start()
