@@ -40,7 +40,9 @@ if not _PREFIX.isidentifier() or not _PREFIX.islower():
     raise SystemExit(f"LOOM_BENCH_PG_PREFIX must be a lower-case identifier, not {_PREFIX!r}")
 DATABASE_NAMES = {"loom": _PREFIX, "raw": f"{_PREFIX}_raw", "copy": f"{_PREFIX}_copy"}
 #: The production server: 2 processes (one per core) of 4 threads each; everything else default.
-GUNICORN_ARGS = ("-w", "2", "--threads", "4", "-k", "gthread")
+#: (``LOOM_BENCH_GUNICORN_ARGS``, split on spaces, replaces them to compare settings.)
+GUNICORN_ARGS = tuple(os.environ.get("LOOM_BENCH_GUNICORN_ARGS", "").split()) or (
+    "-w", "2", "--threads", "4", "-k", "gthread")
 #: The app gunicorn serves.
 APP = "web:create_app()"
 #: The benchmark's user (an admin: W1 and W6 use the metadata API).
