@@ -28,11 +28,12 @@ from flask import Blueprint, Response, abort, g, request
 
 from engine.filters import FilterError
 from engine.records.errors import PermissionDenied, ValidationFailed
+from engine.storage.versions import ModelOutdated
 from web.api.problems import IF_MATCH_FLAG, actor_lang, entity_plan
 from web.api.query import from_query_string, names_param, parse_list
 from web.auth import current_actor
 from web.errors import problem
-from web.state import runtime
+from web.state import loom_state, runtime
 
 #: Most records one bulk call may carry (more -> 413; split the load into several calls).
 MAX_BULK_ROWS = 10_000
@@ -216,7 +217,17 @@ def bulk_records(entity: str) -> Response:
         raise PermissionDenied(entity, "create")
     results, lang = [], actor_lang()
     for index, row in enumerate(rows):
-        results.append(_one_row(svc, actor, entity, index, row, lang))
+        try:
+            results.append(_one_row(svc, actor, entity, index, row, lang))
+        except ModelOutdated:
+            # The rows before this one are stored; this one and the rest are not tried.
+            # Each says so (503), so the client sends exactly those again.
+            loom_state().reload()
+            results += [{"index": i, "status": 503, "errors": [
+                {"field": None, "code": "model-changed",
+                 "message": "not created: the data model changed during this call; send it again"}]}
+                for i in range(index, len(rows))]
+            break
     created = sum(1 for r in results if r["status"] == 201)
     return _json({"results": results, "created": created, "failed": len(results) - created})
 

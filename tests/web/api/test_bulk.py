@@ -80,3 +80,38 @@ def test_a_role_without_create_may_not_bulk_load(api):
         response = service.post(url("deal", "bulk"), json={"records": [{"title": "x"}],
                                                            "mode": mode})
         assert response.status_code == 403, mode
+
+
+def test_per_row_mode_stops_at_a_model_change_and_names_the_rows_to_send_again(any_app, any_api):
+    import sqlalchemy as sa
+
+    api = any_api("admin")
+    rows = deal_rows(api, 5, "Midway")
+    state = any_app.extensions["loom"]
+    state.check_interval = 3600  # this process does not look before the request
+    rt = state.runtime
+    create, calls = rt.service.create, []
+
+    def create_then_change_model(*args, **kwargs):
+        if len(calls) == 2:  # another process applies a model after two rows
+            table = rt.tables.schema_versions
+            with rt.db.write() as conn:
+                newest = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
+                conn.execute(sa.update(table).where(table.c.id == newest)
+                             .values(version="elsewhere"))
+        calls.append(1)
+        return create(*args, **kwargs)
+
+    rt.service.create = create_then_change_model
+    try:
+        response = api.post(url("deal", "bulk"), json={"records": rows, "mode": "per_row"})
+    finally:
+        del rt.service.create
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert [r["status"] for r in body["results"]] == [201, 201, 503, 503, 503]
+    assert [r["index"] for r in body["results"]] == [0, 1, 2, 3, 4]
+    assert body["created"] == 2 and body["failed"] == 3
+    assert body["results"][2]["errors"][0]["code"] == "model-changed"
+    stored = {d["title"] for d in titled(api, "Midway ")}
+    assert stored == {"Midway 0", "Midway 1"}
