@@ -13,6 +13,7 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -182,18 +183,27 @@ def check_w4_page(rows: list[dict], total: int, page: int, answers: Answers) -> 
         last = day
 
 
-def w4_list(api: Api, answers: Answers) -> dict:
-    """W4: filtered, sorted, counted pages with every field; 3 warm-up then 50 timed."""
-    timings = []
+def w4_list(api: Api, answers: Answers,
+            raw_once: Callable[[int], float] | None = None) -> tuple[dict, dict | None]:
+    """W4: filtered, sorted, counted pages with every field; 3 warm-up then 50 timed.
+
+    With ``raw_once`` (the raw query of one page, returning its seconds), each Loom
+    request is followed at once by the raw query of the same page, so both see the
+    same load. Returns Loom's percentiles and the raw ones (None without ``raw_once``).
+    """
+    timings, raw_timings = [], []
     for i in range(W4_WARMUP + W4_TIMED):
         page = (i % W4_PAGES) + 1
         reply = api.get(f"{API}/deal", params={
             "filter": json.dumps(W4_FILTER), "sort": "-close_date", "per_page": str(W4_PER_PAGE),
             "page": str(page), "total": "true"})
         check_w4_page(reply.body["data"], reply.body["meta"].get("total"), page, answers)
+        raw_seconds = raw_once(page) if raw_once else None
         if i >= W4_WARMUP:
             timings.append(reply.seconds)
-    return percentiles(timings)
+            if raw_seconds is not None:
+                raw_timings.append(raw_seconds)
+    return percentiles(timings), percentiles(raw_timings) if raw_once else None
 
 
 def check_w5(rows: list[dict], answers: Answers) -> None:
@@ -208,16 +218,25 @@ def check_w5(rows: list[dict], answers: Answers) -> None:
                f"W5 {stage}: sum {got[stage][1]} != {total}")
 
 
-def w5_aggregate(api: Api, answers: Answers) -> dict:
-    """W5: sum(amount) and count(*) grouped by stage; 3 warm-up then 20 timed."""
-    timings = []
+def w5_aggregate(api: Api, answers: Answers,
+                 raw_once: Callable[[], float] | None = None) -> tuple[dict, dict | None]:
+    """W5: sum(amount) and count(*) grouped by stage; 3 warm-up then 20 timed.
+
+    With ``raw_once`` (the raw ``GROUP BY``, returning its seconds), each Loom request
+    is followed at once by the raw query. Returns Loom's percentiles and the raw ones
+    (None without ``raw_once``).
+    """
+    timings, raw_timings = [], []
     for i in range(W5_WARMUP + W5_TIMED):
         reply = api.get(f"{API}/deal/aggregate",
                         params={"group_by": "stage", "metrics": "count,sum:amount"})
         check_w5(reply.body["data"], answers)
+        raw_seconds = raw_once() if raw_once else None
         if i >= W5_WARMUP:
             timings.append(reply.seconds)
-    return percentiles(timings)
+            if raw_seconds is not None:
+                raw_timings.append(raw_seconds)
+    return percentiles(timings), percentiles(raw_timings) if raw_once else None
 
 
 def w6_add_field(api: Api, answers: Answers) -> dict:

@@ -1,17 +1,21 @@
 """One pass of the web workload: fresh databases and server, Loom's steps, the raw rows.
 
 Order: the raw database is prepared (tables, accounts, W2's deals; untimed), Loom is
-migrated and given an admin token, gunicorn starts, then W1, S0, W2, W3, the row
-count, W4, W5, W6 over HTTP; with the server idle, raw W3 (Core; on PostgreSQL also
-COPY into a database of its own), ``ANALYZE`` (PostgreSQL), raw W4, W5, W6; with
+migrated and given an admin token, gunicorn starts, then W1, S0, W2, W3 and the row
+count over HTTP; with the server idle, raw W3 (Core), its row count and ``ANALYZE``
+(PostgreSQL); then W4 and W5 with each Loom request followed at once by the raw query
+of the same kind on one open raw connection (so machine load lands on both sides
+alike); Loom's W6, raw W6; on PostgreSQL raw COPY into a database of its own; with
 ``w7``, both deal tables grow to 1,000,000 rows straight through Core (not scored)
-and W4 and W5 run again on both. Memory is read from ``/proc`` after every step.
+and W4 and W5 run again, alternating the same way. Memory is read from ``/proc``
+after every step.
 Returns one JSON-able dict; a failed check raises and ends the pass.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from typing import Any
 
@@ -92,19 +96,25 @@ def run_pass(backend: str, scale: Scale | None = None, *, w7: bool = False,
                 memory["W3"] = server.memory()
                 count, _ = steps.count_deals(api)
                 steps._check(count == answers.rows, f"row count {count} != {answers.rows}")
-                loom["W4"] = steps.w4_list(api, answers)
-                memory["W4"] = server.memory()
-                loom["W5"] = steps.w5_aggregate(api, answers)
-                memory["W5"] = server.memory()
-                loom["W6"] = steps.w6_add_field(api, answers)
-                memory["W6"] = server.memory()
-            log(f"  {backend}: Loom W3 {loom['W3']['rows_per_s']} rows/s, W4 p50 "
-                f"{loom['W4']['p50_ms']} ms, W5 p50 {loom['W5']['p50_ms']} ms; raw ...")
+            log(f"  {backend}: Loom W3 {loom['W3']['rows_per_s']} rows/s; raw W3 ...")
             raw["W3_core"] = raw_db.w3_core(data.w3, scale.batch)
             steps._check(raw_db.count() == answers.rows, "raw row count")
             raw_db.analyze()
-            raw["W4"] = raw_db.w4(answers)
-            raw["W5"] = raw_db.w5(answers)
+            log(f"  {backend}: raw W3 {raw['W3_core']['rows_per_s']} rows/s; W4, W5 "
+                "(Loom and raw alternating), W6 ...")
+            # A new keep-alive connection: the idle one may have timed out during raw W3.
+            with Api(HOST, server.port, token) as api:
+                with raw_db.db.engine.connect() as conn:
+                    loom["W4"], raw["W4"] = steps.w4_list(
+                        api, answers, functools.partial(raw_db.w4_once, conn, answers))
+                    memory["W4"] = server.memory()
+                    loom["W5"], raw["W5"] = steps.w5_aggregate(
+                        api, answers, functools.partial(raw_db.w5_once, conn, answers))
+                    memory["W5"] = server.memory()
+                loom["W6"] = steps.w6_add_field(api, answers)
+                memory["W6"] = server.memory()
+            log(f"  {backend}: W4 p50 Loom {loom['W4']['p50_ms']} / raw {raw['W4']['p50_ms']} ms, "
+                f"W5 p50 Loom {loom['W5']['p50_ms']} / raw {raw['W5']['p50_ms']} ms; raw W6 ...")
             raw["W6"] = raw_db.w6(answers)
             if backend == "postgresql":
                 copy_db = RawDatabase(dbs.url("copy"), data)
@@ -123,14 +133,15 @@ def run_pass(backend: str, scale: Scale | None = None, *, w7: bool = False,
                     answers.add(chunk)
                 result["w7_load_s"] = round(time.perf_counter() - started, 1)
                 raw_db.analyze()
-                with Api(HOST, server.port, token) as api:
+                with Api(HOST, server.port, token) as api, \
+                        raw_db.db.engine.connect() as conn:
                     count, _ = steps.count_deals(api)
                     steps._check(count == answers.rows, f"W7 row count {count} != {answers.rows}")
-                    loom["W7_W4"] = steps.w4_list(api, answers)
-                    loom["W7_W5"] = steps.w5_aggregate(api, answers)
+                    loom["W7_W4"], raw["W7_W4"] = steps.w4_list(
+                        api, answers, functools.partial(raw_db.w4_once, conn, answers))
+                    loom["W7_W5"], raw["W7_W5"] = steps.w5_aggregate(
+                        api, answers, functools.partial(raw_db.w5_once, conn, answers))
                 memory["W7"] = server.memory()
-                raw["W7_W4"] = raw_db.w4(answers)
-                raw["W7_W5"] = raw_db.w5(answers)
             memory["end"] = server.memory()
             result["peak_rss"] = _peak(memory)
         except BaseException:

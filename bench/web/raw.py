@@ -6,7 +6,9 @@ untimed, then W3 with SQLAlchemy Core ``conn.execute(insert(deal), rows)`` in
 batches, one transaction per batch (on PostgreSQL also ``COPY ... FROM STDIN`` into a
 database of its own), ``ANALYZE deal`` on PostgreSQL, W4 as one page query plus one
 count query with rows turned into dicts, W5 as one ``GROUP BY``, W6 as ``ALTER TABLE``.
-Each query runs on one open connection (as the web client keeps its connection).
+W4 and W5 run one request's worth at a time (:meth:`RawDatabase.w4_once`,
+:meth:`RawDatabase.w5_once`) on a connection the caller keeps open (as the web client keeps its connection), so
+the pass can run each right after Loom's request of the same kind.
 """
 
 from __future__ import annotations
@@ -17,18 +19,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from bench.w3_bulk import _model, _raw_rows
-from bench.web.expected import (
-    W4_MIN_AMOUNT,
-    W4_PAGES,
-    W4_PER_PAGE,
-    W4_TIMED,
-    W4_WARMUP,
-    W5_TIMED,
-    W5_WARMUP,
-    Answers,
-    PassData,
-)
-from bench.web.loom_steps import CheckFailed, check_w4_page, check_w5, percentiles
+from bench.web.expected import W4_MIN_AMOUNT, W4_PER_PAGE, Answers, PassData
+from bench.web.loom_steps import CheckFailed, check_w4_page, check_w5
 from engine.storage.db import Database
 from engine.storage.migrate import apply_plan
 from engine.storage.tables import build_tables
@@ -98,41 +90,32 @@ class RawDatabase:
             with self.db.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE deal")
 
-    def w4(self, answers: Answers) -> dict:
+    def w4_once(self, conn: sa.Connection, answers: Answers, page: int) -> float:
+        """One W4 page (page query + count query, rows as dicts), checked; its seconds."""
         deal = self.deal
         where = (deal.c.stage == "won", deal.c.amount > W4_MIN_AMOUNT)
-        timings = []
-        with self.db.engine.connect() as conn:
-            for i in range(W4_WARMUP + W4_TIMED):
-                page = (i % W4_PAGES) + 1
-                started = time.perf_counter()
-                rows = [dict(r) for r in conn.execute(
-                    sa.select(deal).where(*where).order_by(deal.c.close_date.desc())
-                    .limit(W4_PER_PAGE).offset((page - 1) * W4_PER_PAGE)).mappings()]
-                total = conn.execute(sa.select(sa.func.count()).select_from(deal)
-                                     .where(*where)).scalar_one()
-                seconds = time.perf_counter() - started
-                conn.rollback()
-                check_w4_page(rows, total, page, answers)
-                if i >= W4_WARMUP:
-                    timings.append(seconds)
-        return percentiles(timings)
+        started = time.perf_counter()
+        rows = [dict(r) for r in conn.execute(
+            sa.select(deal).where(*where).order_by(deal.c.close_date.desc())
+            .limit(W4_PER_PAGE).offset((page - 1) * W4_PER_PAGE)).mappings()]
+        total = conn.execute(sa.select(sa.func.count()).select_from(deal)
+                             .where(*where)).scalar_one()
+        seconds = time.perf_counter() - started
+        conn.rollback()
+        check_w4_page(rows, total, page, answers)
+        return seconds
 
-    def w5(self, answers: Answers) -> dict:
+    def w5_once(self, conn: sa.Connection, answers: Answers) -> float:
+        """One W5 ``GROUP BY``, checked; its seconds."""
         deal = self.deal
         query = sa.select(deal.c.stage, sa.func.count().label("count"),
                           sa.func.sum(deal.c.amount).label("sum_amount")).group_by(deal.c.stage)
-        timings = []
-        with self.db.engine.connect() as conn:
-            for i in range(W5_WARMUP + W5_TIMED):
-                started = time.perf_counter()
-                rows = [dict(r) for r in conn.execute(query).mappings()]
-                seconds = time.perf_counter() - started
-                conn.rollback()
-                check_w5(rows, answers)
-                if i >= W5_WARMUP:
-                    timings.append(seconds)
-        return percentiles(timings)
+        started = time.perf_counter()
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+        seconds = time.perf_counter() - started
+        conn.rollback()
+        check_w5(rows, answers)
+        return seconds
 
     def w6(self, answers: Answers) -> dict:
         started = time.perf_counter()

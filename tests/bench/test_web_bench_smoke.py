@@ -1,7 +1,8 @@
 """The web benchmark harness runs end to end on a tiny scale and every correctness check holds.
 
 A real pass: empty SQLite database, ``loom migrate`` / ``user create`` / ``token create``,
-a gunicorn server, W1-W6 over HTTP and the raw rows. No timing is asserted.
+a gunicorn server, W1-W6 over HTTP and the raw rows (W4 and W5 alternating with the raw
+queries). No timing is asserted.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def test_tiny_pass_creates_every_deal_and_answers_w4_and_w5_right(tiny_pass):
     # W4 and W5 raise inside the pass on a wrong total, row, order or sum; here they ran.
     assert set(tiny_pass["loom"]) >= {"W1", "S0", "W2", "W3", "W4", "W5", "W6"}
     assert set(tiny_pass["raw"]) >= {"W3_core", "W4", "W5", "W6"}
+    # W4 and W5 come out of the same alternating loop: percentiles on both sides.
+    for step in ("W4", "W5"):
+        for side in ("loom", "raw"):
+            figures = tiny_pass[side][step]
+            assert set(figures) == {"p50_ms", "p90_ms", "p99_ms"}, (side, step, figures)
+            assert 0 < figures["p50_ms"] <= figures["p90_ms"] <= figures["p99_ms"]
 
 
 def test_one_by_one_creates_succeed_from_concurrent_clients(tiny_pass):
@@ -51,4 +58,6 @@ def test_summary_puts_loom_beside_raw_with_a_ratio(tiny_pass):
     rows = {r["metric"]: r for r in summary([tiny_pass])}
     w3 = rows["W3 bulk create (rows/s)"]
     assert w3["loom_median"] and w3["raw_median"] and w3["ratio"] is not None
+    for metric in ("W4 list p50 (ms)", "W5 aggregate p50 (ms)"):
+        assert rows[metric]["ratio"] is not None, rows[metric]
     assert "| W4 list p50 (ms) |" in table(list(rows.values()))
