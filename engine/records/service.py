@@ -286,8 +286,10 @@ class RecordService:
             with (self.db.autocommit() if statement.one_statement else self.db.write()) as conn:
                 record_id = statement.run(conn, self.model.version, row, references,
                                           audit_row, outbox_row)
-        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
-            return False  # e.g. a unique value taken: the ordinary path names the field
+        except sa.exc.DBAPIError:
+            # A unique value taken, or a model newer than the tables (a column missing):
+            # nothing was stored; the ordinary path names the field or raises ModelOutdated.
+            return False
         if record_id is None:
             return False
         record["id"] = record_id
