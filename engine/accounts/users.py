@@ -180,7 +180,8 @@ def search_users(db: Database, tables: ModelTables, q: str, limit: int) -> list[
     """Up to ``limit`` active users whose username or display name contains ``q`` (any case).
 
     ``[{"id", "label", "username"}]`` by label, where the label is the display name or,
-    without one, the username. An empty ``q`` matches everyone.
+    without one, the username. An empty ``q`` matches everyone. On SQLite, case is
+    folded for ASCII letters only (as in the record filters' ``contains``).
     """
     users = tables.users
     label = sa.func.coalesce(sa.func.nullif(users.c.display_name, ""), users.c.username)

@@ -149,12 +149,15 @@ def warm_up(db: Database, model: CompiledModel) -> None:
 
     A process's first plan compiles the planner's reflection queries (about 0.1 s on
     PostgreSQL); a web process calls this once after loading its model, so the first
-    change made through it doesn't pay for that. Nothing is written.
+    change made through it doesn't pay for that. Nothing is written, and nothing is
+    planned unless ``model`` is the applied one.
     """
     if not model.entities:
         return
     entity = min(model.entities)
     with migration_connection(db, write=False) as conn:
+        if versions.applied_version(conn) != model.version:
+            return  # files edited but not migrated: planning could try their renames
         build_plan(Runner(conn, model, build_tables(model)), old=model,
                    scope=scope_of(model, {entity}))
 

@@ -286,7 +286,9 @@ class RecordService:
             with (self.db.autocommit() if statement.one_statement else self.db.write()) as conn:
                 record_id = statement.run(conn, self.model.version, row, references,
                                           audit_row, outbox_row)
-        except sa.exc.DBAPIError:
+        except sa.exc.DBAPIError as error:
+            if error.connection_invalidated:
+                raise  # the statement may have committed before the connection dropped
             # A unique value taken, or a model newer than the tables (a column missing):
             # nothing was stored; the ordinary path names the field or raises ModelOutdated.
             return False

@@ -24,7 +24,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, g, request
+from flask import Blueprint, Response, abort, current_app, g, request
 
 from engine.filters import FilterError
 from engine.records.errors import PermissionDenied, ValidationFailed
@@ -222,7 +222,10 @@ def bulk_records(entity: str) -> Response:
         except ModelOutdated:
             # The rows before this one are stored; this one and the rest are not tried.
             # Each says so (503), so the client sends exactly those again.
-            loom_state().reload()
+            try:
+                loom_state().reload()
+            except Exception:  # noqa: BLE001 - the results below must still reach the client
+                current_app.logger.exception("reloading the model failed")
             results += [{"index": i, "status": 503, "errors": [
                 {"field": None, "code": "model-changed",
                  "message": "not created: the data model changed during this call; send it again"}]}

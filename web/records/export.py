@@ -57,15 +57,19 @@ def cell(field: Field, value: Any, json_value: Any, expanded: Any) -> str:
         return ""
     if type_name(field) in PLAIN_TYPES:
         return str(json_value)
-    shown = show(field, value, expanded).text
-    return "'" + shown if shown.startswith(FORMULA_START) else shown
+    return _defused(show(field, value, expanded).text)
+
+
+def _defused(shown: str) -> str:
+    """``shown`` with a leading ``'`` when a spreadsheet would run it as a formula."""
+    return "'" + shown if shown.lstrip(" ").startswith(FORMULA_START) else shown
 
 
 def _rows(rt: Runtime, actor: Actor, entity: str, columns: list[Field],
           query: filtering.ListQuery) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", *(text(f.label) for f in columns)])
+    writer.writerow(["id", *(_defused(text(f.label)) for f in columns)])
     yield "\ufeff" + out.getvalue()
     expand = expandable(rt, actor, columns)
     after = None
@@ -92,7 +96,9 @@ def export(entity: str):  # noqa: ANN201
     visible = visibility(rt, actor, entity)
     args = request.args.to_dict(flat=True)
     query = filtering.parse(ent, args, visible)
-    back = url_for("records.list", entity=entity, **args)
+    back = url_for("records.list", entity=entity)
+    if request.query_string:
+        back += "?" + request.query_string.decode("ascii", "replace")
     try:
         total = rt.service.list(actor, entity, filter=query.filter, sort=query.sort, limit=1,
                                 with_total=True).total or 0

@@ -48,8 +48,19 @@ from web.state import Runtime, runtime
 
 #: Bulk actions the list offers.
 BULK_ACTIONS = ("transfer", "delete")
+#: Largest record id (a BIGINT) and its number of digits.
+MAX_RECORD_ID = 2 ** 63 - 1
+MAX_ID_DIGITS = len(str(MAX_RECORD_ID))
 #: Most records one bulk request may name.
 MAX_BULK_IDS = 1000
+
+
+def _record_id(text: str) -> int | None:
+    """``text`` as a record id (1 to 2**63 - 1, ASCII digits only), else None."""
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_RECORD_ID else None
 
 
 def _chosen_labels(rt: Runtime, actor: Actor, fields: list[Field],
@@ -68,8 +79,12 @@ def _chosen_labels(rt: Runtime, actor: Actor, fields: list[Field],
         if not given:
             continue
         target = USERS if filtering.widget_of(f) == "user" else (f.target or "")
-        found = labels(target, [int(given)]) if given.isdigit() else {}
-        out[key] = found.get(int(given), given) if found else given
+        record_id = _record_id(given)
+        try:
+            found = labels(target, [record_id]) if record_id is not None else {}
+        except FilterError:
+            found = {}
+        out[key] = found.get(record_id, given)
     return out
 
 

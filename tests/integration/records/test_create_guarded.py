@@ -166,3 +166,22 @@ def _held_by_others(conn, relation: str) -> int:
     return conn.execute(sa.text(
         "SELECT count(*) FROM pg_locks WHERE relation = CAST(:name AS regclass) AND granted "
         "AND pid <> pg_backend_pid()"), {"name": relation}).scalar()
+
+
+def test_a_connection_lost_after_the_guarded_statement_is_never_retried(svc, alice, tables,
+                                                                         monkeypatch):
+    """The statement may have committed before the connection dropped: raise, don't insert again."""
+    from engine.records import fastinsert
+
+    real = fastinsert.GuardedCreate.run
+
+    def run_then_lose_the_connection(self, conn, *args, **kwargs):
+        real(self, conn, *args, **kwargs)  # committed (autocommit / the caller's transaction)
+        raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"),
+                                      connection_invalidated=True)
+
+    monkeypatch.setattr(fastinsert.GuardedCreate, "run", run_then_lose_the_connection)
+    with pytest.raises(sa.exc.OperationalError):
+        svc.create(alice, "account", {"name": "Once"})
+    stored = rows(svc.db, svc.plan("account").table, svc.plan("account").table.c.name == "Once")
+    assert len(stored) <= 1  # never a second copy from the ordinary path

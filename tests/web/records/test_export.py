@@ -135,3 +135,17 @@ def test_export_needs_a_login_and_read_permission(app, login):
 def test_the_list_links_to_the_export_with_its_filters(app, login):
     page = login("admin").get("/r/deal?f.stage=won").get_data(as_text=True)
     assert 'href="/r/deal/export.csv?f.stage=won"' in page
+
+
+def test_list_parameters_named_like_url_options_are_kept_as_they_are(app, login):
+    client = login("admin")
+    assert client.get("/r/deal/export.csv?entity=x").status_code == 200
+    monkey = client.get("/r/deal/export.csv?f.amount.from=lots&_external=1")
+    assert monkey.status_code == 302
+    assert monkey.headers["Location"] == "/r/deal?f.amount.from=lots&_external=1"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("=1+1", "'=1+1"), ("  =cmd", "'  =cmd"), ("Acme", "Acme"), ("a=b", "a=b")])
+def test_defusing_formulas(text, expected):
+    assert export._defused(text) == expected

@@ -257,3 +257,11 @@ def test_boolean_and_multiselect_filters_give_the_services_rows(app, login):
     assert tagged == service_ids(app, "admin", "account", limit=200, filter=[
         {"field": "tags", "op": "contains", "value": "key_account"}])
     assert primary
+
+
+def test_odd_relation_and_user_filter_values_never_break_the_list(app, login):
+    client = login("admin")
+    for value in ("²", "9" * 5000, "9" * 23, "-3", "0", "abc"):
+        for name in ("account", "owner"):
+            response = client.get(f"/r/deal?f.{name}={value}")
+            assert response.status_code == 200, (name, value[:30], response.status_code)
