@@ -147,24 +147,22 @@ def _user_dict(row: Any, roles: list[str]) -> dict[str, Any]:
             "email": row.email, "lang": row.lang, "active": bool(row.active), "roles": roles}
 
 
-def get_user(db: Database, tables: ModelTables, user_id: int) -> dict[str, Any] | None:
-    """The user with this id as a dict (id, username, display_name, email, lang, active, roles)."""
-    users = tables.users
+def _one_user(db: Database, tables: ModelTables, where: Any) -> dict[str, Any] | None:
     with db.read() as conn:
-        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        row = conn.execute(sa.select(tables.users).where(where)).first()
         if row is None:
             return None
         return _user_dict(row, _roles_of(conn, tables, [int(row.id)])[int(row.id)])
+
+
+def get_user(db: Database, tables: ModelTables, user_id: int) -> dict[str, Any] | None:
+    """The user with this id as a dict (id, username, display_name, email, lang, active, roles)."""
+    return _one_user(db, tables, tables.users.c.id == user_id)
 
 
 def find_user(db: Database, tables: ModelTables, username: str) -> dict[str, Any] | None:
     """The user called ``username`` as a :func:`get_user` dict; ``None`` if there is none."""
-    users = tables.users
-    with db.read() as conn:
-        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        if row is None:
-            return None
-        return _user_dict(row, _roles_of(conn, tables, [int(row.id)])[int(row.id)])
+    return _one_user(db, tables, tables.users.c.username == username)
 
 
 def list_users(db: Database, tables: ModelTables) -> list[dict[str, Any]]:

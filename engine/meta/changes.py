@@ -45,8 +45,9 @@ from engine.storage.migrate import (
     check_foreign_keys,
     migration_connection,
     referencing_tables,
+    run_steps,
 )
-from engine.storage.plan import MigrationRefused, Plan
+from engine.storage.plan import Plan
 from engine.storage.steps import Runner
 from engine.storage.tables import build_tables
 
@@ -127,13 +128,7 @@ def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit],
             for step in plan.steps:
                 step.run = None
             return MetadataChange(model, plan, False, edit.file)
-        refusal = MigrationRefused.for_plan(plan, allow_destructive)
-        if refusal is not None:
-            raise refusal
-        for step in plan.steps:
-            if step.run is not None:
-                step.run(runner)
-        runner.finish()
+        run_steps(runner, plan, allow_destructive)
         if conn.dialect.name == "sqlite":
             check_foreign_keys(conn, referencing_tables(plan, runner))
         # After the steps: the first change may have created loom_metadata itself.

@@ -204,6 +204,18 @@ def plan_migration(db: Database, model: CompiledModel) -> Plan:
     return plan
 
 
+def run_steps(runner: Runner, plan: Plan, allow_destructive: bool) -> None:
+    """Carry out ``plan`` on ``runner``'s connection; refused first (:class:`MigrationRefused`)
+    when it has destructive steps and ``allow_destructive`` is false."""
+    refusal = MigrationRefused.for_plan(plan, allow_destructive)
+    if refusal is not None:
+        raise refusal
+    for step in plan.steps:
+        if step.run is not None:
+            step.run(runner)
+    runner.finish()
+
+
 def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, actor: str,
                allow_destructive: bool = False) -> Plan:
     """Bring ``db`` to ``model`` in one transaction and record the version; the plan applied.
@@ -220,13 +232,7 @@ def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, 
         if plan is not None and plan.signature() != fresh.signature():
             raise MigrationRefused("migration refused: the database or the model changed since "
                                    "this plan was made; run `loom plan` again", fresh)
-        refusal = MigrationRefused.for_plan(fresh, allow_destructive)
-        if refusal is not None:
-            raise refusal
-        for step in fresh.steps:
-            if step.run is not None:
-                step.run(runner)
-        runner.finish()
+        run_steps(runner, fresh, allow_destructive)
         if not fresh.is_empty or fresh.changes_version:
             record_version(conn, model, fresh.text(), actor)
     for step in fresh.steps:

@@ -53,6 +53,11 @@ class ConfirmForm(FlaskForm):
     """Only the CSRF token, for the forms written out row by row in the template."""
 
 
+def _name(value: str | None) -> str | None:
+    """A team or user name from a form, trimmed; ``None`` when left empty."""
+    return (value or "").strip() or None
+
+
 def tree(teams: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     """``(depth, team)`` pairs, each team followed by the teams below it (by name).
 
@@ -126,8 +131,8 @@ def create_team():  # noqa: ANN201
     rt = runtime()
     name = form.name.data.strip()
     try:
-        accounts.create_team(rt.db, rt.tables, name, parent=form.parent.data or None,
-                             manager=form.manager.data or None)
+        accounts.create_team(rt.db, rt.tables, name, parent=_name(form.parent.data),
+                             manager=_name(form.manager.data))
     except accounts.AccountError as error:
         flash(str(error), "danger")
         return _page(form, 422)
@@ -161,7 +166,7 @@ def set_team_manager(team_id: int):  # noqa: ANN201
     form = ManagerForm()
     rt = runtime()
     return _change(team_id, form, lambda team: accounts.set_manager(
-        rt.db, rt.tables, team, form.manager.data or None),
+        rt.db, rt.tables, team, _name(form.manager.data)),
         lambda team: _("Manager of %(team)s changed.", team=team))
 
 
@@ -171,7 +176,7 @@ def set_team_parent(team_id: int):  # noqa: ANN201
     form = ParentForm()
     rt = runtime()
     return _change(team_id, form, lambda team: accounts.set_parent(
-        rt.db, rt.tables, team, form.parent.data or None),
+        rt.db, rt.tables, team, _name(form.parent.data)),
         lambda team: _("Parent of %(team)s changed.", team=team))
 
 

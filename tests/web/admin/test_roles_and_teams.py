@@ -241,8 +241,8 @@ def test_teams_page_shows_the_tree_with_managers_and_members(app):
 
 def test_admin_creates_nested_teams(any_app):
     client = _admin(any_app)
-    response = _post(client, "/admin/teams", "/admin/teams", name="  North  ", parent="East",
-                     manager="sales1")
+    response = _post(client, "/admin/teams", "/admin/teams", name="  North  ", parent=" East ",
+                     manager=" sales1 ")  # names are trimmed, as typed names often need
     assert response.status_code == 302 and response.headers["Location"] == "/admin/teams"
     _post(client, "/admin/teams", "/admin/teams", name="Far North", parent="North")
     teams = _teams(any_app)
