@@ -70,7 +70,7 @@ def _stored(config: Config, db) -> tuple[list, list]:
     """(documents, errors) stored in the database; nothing when it can't be read."""
     import sqlalchemy as sa
 
-    from engine.spec.dbsource import documents_from
+    from engine.storage.documents import documents_from
 
     errors: list = []
     if db is not None:

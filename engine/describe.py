@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.compiler_fields import thaw
+from engine.model import thaw
 from engine.model import STANDARD_COLUMNS, CompiledModel, Entity, Field, Text
 
 

@@ -41,8 +41,9 @@ from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
-from engine.fields import FieldValueError, registry
-from engine.model import CompiledModel, Entity, Field, Source, Text
+from engine.fields import FieldValueError
+from engine.fields.standard import STANDARD_FIELDS
+from engine.model import CompiledModel, Entity, Field
 from engine.storage.tables import ModelTables
 
 #: Most conditions one filter may hold, and how deep and/or/not may nest.
@@ -52,22 +53,6 @@ MAX_DEPTH = 10
 MAX_IN_VALUES = 1000
 #: Dialects whose NULLs sort after every value in ascending order.
 NULLS_LARGEST = frozenset({"postgresql", "oracle"})
-
-_STANDARD = (
-    ("id", "integer", "ID", "ID"),
-    ("created_at", "datetime", "Created at", "创建时间"),
-    ("updated_at", "datetime", "Updated at", "更新时间"),
-    ("created_by", "user", "Created by", "创建人"),
-    ("updated_by", "user", "Updated by", "更新人"),
-    ("owner", "user", "Owner", "负责人"),
-    ("version", "integer", "Version", "版本"),
-)
-#: The standard columns as (read-only) fields, so their values go through field types too.
-STANDARD_FIELDS: Mapping[str, Field] = MappingProxyType({
-    name: Field(name=name, type=registry.get(type_name), label=Text.of({"en": en, "zh-CN": zh}),
-                source=Source("<standard column>", (name,)), read_only=name != "owner")
-    for name, type_name, en, zh in _STANDARD
-})
 
 _EQUALITY = ("eq", "ne", "in", "not_in", "is_null")
 _ORDERING = ("lt", "lte", "gt", "gte", "between")

@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from engine.fields.base import FieldType
-    from engine.rules import Expression
+# The model sits below the field types and CEL: ``engine.fields.base.FieldType`` and
+# ``engine.rules.Expression`` import this module, so annotations here name them through
+# these aliases instead of importing them (which would make an import circle).
+FieldType = Any
+Expression = Any
 
 #: Languages every label may carry. The first one is the fallback.
 LANGUAGES = ("en", "zh-CN")
@@ -34,6 +36,24 @@ STANDARD_COLUMNS = (
 )
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy: mappings become MappingProxyType, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The plain (JSON-ready) copy of a :func:`freeze` result."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

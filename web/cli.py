@@ -1,6 +1,6 @@
 """The ``loom`` command: the engine's commands plus ``serve``, and ``demo`` that serves.
 
-The engine's CLI (:mod:`engine.cli`) knows nothing of the web; this module adds the
+The engine's CLI (the :mod:`engine.cli` package) knows nothing of the web; this module adds the
 commands that need it, so the import direction stays web -> engine.
 """
 

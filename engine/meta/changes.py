@@ -36,7 +36,7 @@ from engine.meta.documents import Edit
 from engine.meta.errors import MetadataConflict
 from engine.model import CompiledModel
 from engine.spec import MetadataSource, SpecDocument
-from engine.spec.dbsource import save_document, stored_rows, to_document
+from engine.storage.documents import save_document, stored_rows, to_document
 from engine.spec.errors import MetadataError, MetadataInvalid
 from engine.storage import versions
 from engine.storage.db import Database

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.meta.errors import MetadataConflict, UnknownMetadata
 from engine.model import CompiledModel, Field
-from engine.spec.dbsource import FILE_PREFIX, document_name, file_of
+from engine.storage.documents import FILE_PREFIX, document_name, file_of
 from engine.spec.errors import MetadataError, MetadataInvalid
 
 #: ``file`` of errors about the request body itself (not yet a stored document).

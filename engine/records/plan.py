@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from engine.fields import FieldType
 from engine.fields.reference import ON_DELETE
-from engine.filters import STANDARD_FIELDS
+from engine.fields.standard import STANDARD_FIELDS
 from engine.model import Entity, Field, Rule
 from engine.storage.tables import ModelTables
 

@@ -42,7 +42,7 @@ from typing import Any, Mapping
 
 from engine.fields import FieldValueError
 from engine.fields.reference import coerce_id
-from engine.filters import STANDARD_FIELDS
+from engine.fields.standard import STANDARD_FIELDS
 from engine.model import Field
 from engine.permissions import HIDDEN
 from engine.records.errors import FieldError, RecordNotFound, ValidationFailed, text

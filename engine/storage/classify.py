@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -48,11 +48,9 @@ from engine.storage.constraints import (
     tightened,
     trace_replaced,
 )
-from engine.storage.plan import PREVIEW_EXAMPLES, MigrationError, Step
+from engine.storage.plan import PREVIEW_EXAMPLES, MigrationError, Planning, Step
 from engine.storage.steps import Runner
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.storage.diff import Planner
 
 _INT_RANK = {sa.SmallInteger: 1, sa.Integer: 2, sa.BigInteger: 3}
 #: Decimal digits the largest value of each integer rank has (unknown: assume BIGINT).
@@ -124,7 +122,7 @@ def _field(entity: Entity | None, name: str) -> Field | None:
     return None
 
 
-def classify_table(p: Planner, table: str, diff: TableDiff) -> None:
+def classify_table(p: Planning, table: str, diff: TableDiff) -> None:
     entity = p.entity_by_table.get(table)
     for column in diff.add_cols.values():
         _add_column(p, table, entity, column, diff)
@@ -165,7 +163,7 @@ def _take(items: list[Any], column: str) -> list[Any]:
     return taken
 
 
-def _add_column(p: Planner, table: str, entity: Entity | None, column: sa.Column,
+def _add_column(p: Planning, table: str, entity: Entity | None, column: sa.Column,
                 diff: TableDiff) -> None:
     name = column.name
     field = _field(entity, name)
@@ -205,7 +203,7 @@ def _add_column(p: Planner, table: str, entity: Entity | None, column: sa.Column
                            extras=extras)))
 
 
-def _drop_column(p: Planner, table: str, column: sa.Column, diff: TableDiff) -> None:
+def _drop_column(p: Planning, table: str, column: sa.Column, diff: TableDiff) -> None:
     name = column.name
     index_names = [i.name for i in _take(diff.drop_ix, name) if isinstance(i, sa.Index)]
     _take(diff.drop_fk, name)
@@ -221,12 +219,12 @@ def _drop_column(p: Planner, table: str, column: sa.Column, diff: TableDiff) -> 
                            field=name, spec=spec, indexes=index_names)))
 
 
-def _label(p: Planner, field: Field | None, type_: sa.types.TypeEngine) -> str:
+def _label(p: Planning, field: Field | None, type_: sa.types.TypeEngine) -> str:
     sql = type_.compile(dialect=p.conn.dialect)
     return f"{field.type_name} {sql}" if field is not None else sql
 
 
-def _system_type_change(p: Planner, table: str, target: sa.Column, old_type: Any) -> None:
+def _system_type_change(p: Planning, table: str, target: sa.Column, old_type: Any) -> None:
     widening = sql_widens(old_type, target.type)
     verb = "widen" if widening else "change type of"
     p.add(Step("widen" if widening else "retype", table, target.name,
@@ -236,7 +234,7 @@ def _system_type_change(p: Planner, table: str, target: sa.Column, old_type: Any
                            rewrite=None)))
 
 
-def _type_change(p: Planner, table: str, field: Field, old: Field | None, old_type: Any,
+def _type_change(p: Planning, table: str, field: Field, old: Field | None, old_type: Any,
                  target: sa.Column) -> None:
     if old is None or old.type_name == field.type_name:
         widening = sql_widens(old_type, target.type)
@@ -293,7 +291,7 @@ def _run_convert(r: Runner, *, table: str, column: sa.Column, old_type: Any, old
                        step="retype", old_json=partial(values.json_of, old))
 
 
-def _nullability(p: Planner, table: str, field: Field | None, target: sa.Column,
+def _nullability(p: Planning, table: str, field: Field | None, target: sa.Column,
                  nullable: bool) -> None:
     name = target.name
     if nullable:
@@ -331,7 +329,7 @@ def _rename_index(r: Runner, *, table: str, old: Any, new: Any) -> None:
     steps.create_index(r, new)
 
 
-def _indexes(p: Planner, table: str, entity: Entity | None, diff: TableDiff) -> None:
+def _indexes(p: Planning, table: str, entity: Entity | None, diff: TableDiff) -> None:
     drops, adds = list(diff.drop_ix), list(diff.add_ix)
     for new in list(adds):
         old = next((d for d in drops if columns_of(d) == columns_of(new)
@@ -366,7 +364,7 @@ def _indexes(p: Planner, table: str, entity: Entity | None, diff: TableDiff) -> 
                    run=partial(steps.create_index, item=new)))
 
 
-def _foreign_keys(p: Planner, table: str, entity: Entity | None, diff: TableDiff) -> None:
+def _foreign_keys(p: Planning, table: str, entity: Entity | None, diff: TableDiff) -> None:
     inspector = sa.inspect(p.conn)
     for fk in diff.add_fk:
         column = columns_of(fk)[0]

@@ -33,11 +33,10 @@ import sqlalchemy as sa
 
 from engine.model import Field
 from engine.storage import values
-from engine.storage.plan import PREVIEW_EXAMPLES, MigrationError, Step
+from engine.storage.plan import PREVIEW_EXAMPLES, MigrationError, Planning, Step
 from engine.storage.trail import Change, write_changes
 
 if TYPE_CHECKING:  # pragma: no cover
-    from engine.storage.diff import Planner
     from engine.storage.steps import Runner
 
 
@@ -126,7 +125,7 @@ def _check(conn: sa.Connection, table: str, field: Field,
     return values.check_values(values.read_values(conn, table, field.name, type_), field)
 
 
-def plan_tighten(p: Planner, table: str, field: Field, what: list[str]) -> None:
+def plan_tighten(p: Planning, table: str, field: Field, what: list[str]) -> None:
     """Add the ``tighten`` step of ``table.<field>``, with its preview."""
     column = p.target.metadata.tables[table].c[field.name]
     check = _check(p.conn, table, field, column.type)

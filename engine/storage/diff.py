@@ -38,7 +38,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from engine.compiler import compile_documents
-from engine.compiler_fields import thaw
+from engine.model import thaw
 from engine.model import CompiledModel, Entity, Field
 from engine.spec import MemorySource
 from engine.spec.errors import MetadataInvalid

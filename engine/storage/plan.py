@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any
+from typing import Any, Protocol
 
 #: Order in which step kinds run (lower first). Renames run before the diff is
 #: taken; drops before adds so names are free; constraints last, once the
@@ -190,3 +190,23 @@ class MigrationRefused(MigrationError):
 
 class ArchiveNotFound(LookupError):
     """No archive matches what restore or purge was asked for."""
+
+
+class Planning(Protocol):
+    """What the per-table classifiers (:mod:`.classify`, :mod:`.constraints`) read of a
+    planning pass (:class:`engine.storage.diff.Planner`), named here so they need not
+    import the planner that calls them."""
+
+    conn: Any  # sa.Connection
+    target: Any  # ModelTables of the model being planned
+    old: Any  # the previously applied CompiledModel, or None
+    entity_by_table: dict[str, Any]
+    old_column: dict[tuple[str, str], str]
+
+    def add(self, step: Step) -> Step: ...
+
+    def old_entity_of(self, table: str) -> str | None: ...
+
+    def old_field(self, table: str, column: str) -> Any: ...
+
+    def old_spec(self, entity: str | None, field: str | None) -> dict[str, Any] | None: ...

@@ -124,9 +124,9 @@ def system_tables(metadata: sa.MetaData) -> None:
 
 
 def _metadata_documents_table(metadata: sa.MetaData) -> None:
-    """``loom_metadata``: documents made by the metadata API (see engine.spec.dbsource)."""
-    # Imported here: engine.spec must not be imported while this module loads.
-    from engine.spec.dbsource import metadata_table
+    """``loom_metadata``: documents made by the metadata API (see engine.storage.documents)."""
+    # Imported here: that module imports engine.spec, which must not load with this one.
+    from engine.storage.documents import metadata_table
 
     metadata_table(metadata)
 

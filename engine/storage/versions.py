@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.compiler_fields import thaw
+from engine.model import thaw
 from engine.model import CompiledModel
 from engine.storage.tables import NAMING_CONVENTION, SCHEMA_VERSIONS, system_tables
 

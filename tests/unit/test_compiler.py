@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from engine.compiler import compile_documents, compile_model
-from engine.compiler_names import MAX_IDENTIFIER, default_inverse_name
+from engine.compiler.names import MAX_IDENTIFIER, default_inverse_name
 from engine.describe import describe_entity, describe_model
 from engine.spec import FileSource, MemorySource, MetadataInvalid
 from engine.spec import metaschema as load_metaschema

@@ -371,3 +371,11 @@ def test_convert_goes_through_text_and_checks(fields):
         f.type.convert(f, "12")  # above max
     tags = fields.field("tags")
     assert tags.type.convert(tags, "a") == ["a"]
+
+
+def test_standard_fields_cover_the_standard_columns_in_order():
+    from engine.fields.standard import STANDARD_FIELDS
+    from engine.model import STANDARD_COLUMNS
+
+    assert tuple(STANDARD_FIELDS) == STANDARD_COLUMNS
+    assert [n for n, f in STANDARD_FIELDS.items() if not f.read_only] == ["owner"]

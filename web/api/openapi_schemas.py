@@ -17,7 +17,8 @@ import copy
 import re
 from typing import Any
 
-from engine.filters import ALL_OPERATORS, STANDARD_FIELDS
+from engine.fields.standard import STANDARD_FIELDS
+from engine.filters import ALL_OPERATORS
 from engine.model import Entity, Field
 
 #: Keywords that constrain input only; a stored value is shown as it is.

@@ -13,7 +13,7 @@ from flask import abort, url_for
 from werkzeug.routing import BuildError
 
 from engine import accounts
-from engine.filters import STANDARD_FIELDS
+from engine.fields.standard import STANDARD_FIELDS
 from engine.model import Entity, Field
 from engine.permissions import HIDDEN, Actor
 from engine.records import reading

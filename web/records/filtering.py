@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.filters import STANDARD_FIELDS, kind_of
+from engine.fields.standard import STANDARD_FIELDS
+from engine.filters import kind_of
 from engine.model import Entity, Field
 from web.records.display import type_name
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from engine.config import Config, load_model
 from engine.meta import create_entity
-from engine.spec.dbsource import METADATA_TABLE, save_document
+from engine.storage.documents import METADATA_TABLE, save_document
 from engine.spec.errors import MetadataInvalid
 
 TICKET = {"entity": "ticket", "label": "Ticket", "fields": [{"name": "subject", "type": "string"}]}

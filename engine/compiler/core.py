@@ -7,8 +7,9 @@ One mistake gives one error: a part that failed (a document refused by the
 metaschema, a field whose type is unknown) is remembered as broken, and whatever
 refers to it is not reported again.
 
-Field-level work lives in :mod:`engine.compiler_fields`, model-wide naming
-(inverses, index and link-table names, renames) in :mod:`engine.compiler_names`.
+Field-level work lives in :mod:`engine.compiler.fields`, model-wide naming
+(inverses, index and link-table names, renames) in :mod:`engine.compiler.names`, roles in
+:mod:`engine.compiler.roles`.
 
 Pure: no database, no Flask, nothing at import time.
 """
@@ -23,14 +24,14 @@ from collections import OrderedDict
 from types import MappingProxyType
 from typing import Any, Iterable
 
-from engine.compiler_fields import (COMMON_FIELD_KEYS, STANDARD_VARIABLES, FieldDraft, Item,
-                                   a_type, compile_field, field_default, field_expressions,
-                                   formula_cycles, freeze, thaw)
-from engine.compiler_names import check_entity_renames, name_indexes, source_error, with_inverses
-from engine.compiler_roles import compile_roles
+from engine.compiler.fields import (COMMON_FIELD_KEYS, STANDARD_VARIABLES, FieldDraft, Item,
+                                    a_type, compile_field, field_default, field_expressions,
+                                    formula_cycles)
+from engine.compiler.names import check_entity_renames, name_indexes, source_error, with_inverses
+from engine.compiler.roles import compile_roles
 from engine.fields import registry
 from engine.model import (STANDARD_COLUMNS, CompiledModel, Entity, Field, Index, Preset, Rule,
-                          Source, Text)
+                          Source, Text, freeze, thaw)
 from engine.rules import Environment
 from engine.spec.errors import MetadataError, MetadataInvalid
 from engine.spec.loader import MetadataSource, SpecDocument, load_documents

@@ -1,4 +1,5 @@
-"""The ``loom`` command line. Each command is one use case: load, act, report.
+"""The ``loom`` group and its metadata and data commands (check, plan, migrate, restore,
+purge, show, metaschema, seed-demo, demo). Each command is one use case: load, act, report.
 
 Exit codes: 0 ok; 1 the metadata has errors; 2 usage error; 3 the database
 refused (a migration needing --allow-destructive, a stale model, nothing to
@@ -10,87 +11,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Callable
 
 import click
 
-from engine.config import Config, load_model
+from engine.cli.common import EXIT_METADATA, EXIT_REFUSED, Context, fail, guarded
 from engine.spec.errors import MetadataInvalid
-
-EXIT_METADATA = 1
-EXIT_REFUSED = 3
-EXIT_DATABASE = 4
-
-
-class _Context:
-    def __init__(self, database: str | None, metadata: tuple[str, ...]) -> None:
-        self.config = Config.from_env(database=database, metadata=list(metadata) or None)
-        self._model = None
-        self._db = None
-
-    @property
-    def model(self):
-        if self._model is None:
-            self._model = load_model(self.config)
-        return self._model
-
-    @property
-    def db(self):
-        if self._db is None:
-            from engine.storage.db import Database
-
-            self._db = Database(self.config.database_url)
-        return self._db
-
-
-def _fail(message: str, code: int) -> None:
-    click.secho(message, fg="red", err=True)
-    sys.exit(code)
-
-
-def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn Loom's expected failures into messages and exit codes, never tracebacks."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlalchemy as sa
-
-        from engine.storage.versions import ModelOutdated
-
-        try:
-            return fn(*args, **kwargs)
-        except MetadataInvalid as exc:
-            for error in exc.errors:
-                click.secho(str(error), fg="red", err=True)
-            _fail(f"{len(exc.errors)} error{'s' if len(exc.errors) != 1 else ''} in the metadata; "
-                  "nothing was changed.", EXIT_METADATA)
-        except ModelOutdated as exc:
-            _fail(str(exc), EXIT_REFUSED)
-        except _refusals() as exc:
-            _fail(str(exc.args[0] if exc.args else exc), EXIT_REFUSED)
-        except KeyError as exc:  # an unknown entity or field named on the command line
-            _fail(str(exc.args[0] if exc.args else exc), 2)
-        except _record_errors() as exc:
-            _fail(f"refused by the record service: {exc}", EXIT_REFUSED)
-        except sa.exc.OperationalError as exc:
-            _fail(f"database error: {str(exc.orig).strip().splitlines()[0]}", EXIT_DATABASE)
-        except sa.exc.SQLAlchemyError as exc:
-            _fail(f"database error: {str(exc).strip().splitlines()[0]}", EXIT_DATABASE)
-
-    return wrapper
-
-
-def _record_errors() -> tuple[type[BaseException], ...]:
-    from engine.records import RecordError
-
-    return (RecordError,)
-
-
-def _refusals() -> tuple[type[BaseException], ...]:
-    from engine.storage.plan import ArchiveNotFound, MigrationError
-
-    return (MigrationError, ArchiveNotFound)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,13 +26,13 @@ def _refusals() -> tuple[type[BaseException], ...]:
 @click.pass_context
 def main(ctx: click.Context, database: str | None, metadata: tuple[str, ...]) -> None:
     """Loom: a metadata-driven CRM engine."""
-    ctx.obj = _Context(database, metadata)
+    ctx.obj = Context(database, metadata)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def check(obj: _Context, as_json: bool) -> None:
+def check(obj: Context, as_json: bool) -> None:
     """Check every metadata file and report all mistakes at once."""
     try:
         model = obj.model
@@ -134,8 +59,8 @@ def check(obj: _Context, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_obj
-@_guarded
-def plan(obj: _Context, as_json: bool) -> None:
+@guarded
+def plan(obj: Context, as_json: bool) -> None:
     """Show what `loom migrate` would change in the database."""
     from engine.storage.migrate import plan_migration
 
@@ -146,7 +71,7 @@ def plan(obj: _Context, as_json: bool) -> None:
         sys.exit(EXIT_REFUSED)
 
 
-def _existing_or_empty(obj: _Context):
+def _existing_or_empty(obj: Context):
     """The database to plan against; a SQLite file that does not exist yet is not created."""
     import sqlalchemy as sa
 
@@ -167,8 +92,8 @@ def _existing_or_empty(obj: _Context):
 @click.option("--allow-destructive", is_flag=True, help="Apply steps that drop (archive) data.")
 @click.option("--actor", default="cli", show_default=True, help="Who is recorded as applying it.")
 @click.pass_obj
-@_guarded
-def migrate(obj: _Context, allow_destructive: bool, actor: str) -> None:
+@guarded
+def migrate(obj: Context, allow_destructive: bool, actor: str) -> None:
     """Apply the plan in one transaction and record the new schema version."""
     from engine.storage.migrate import apply_plan
 
@@ -185,16 +110,16 @@ def migrate(obj: _Context, allow_destructive: bool, actor: str) -> None:
 @click.option("--yes", is_flag=True, help="With --purge: do not ask for confirmation.")
 @click.option("--actor", default="cli", show_default=True)
 @click.pass_context
-@_guarded
+@guarded
 def restore(ctx: click.Context, target: str | None, list_only: bool, purge_it: bool, yes: bool,
             actor: str) -> None:
     """Bring back a dropped field's values: `loom restore ENTITY.FIELD` (declare it again first)."""
     from engine.storage.migrate import list_archives, restore as restore_field
 
-    obj: _Context = ctx.obj
+    obj: Context = ctx.obj
     if purge_it:
         if not target:
-            _fail("give what to purge: `loom restore --purge ENTITY[.FIELD]`", 2)
+            fail("give what to purge: `loom restore --purge ENTITY[.FIELD]`", 2)
         ctx.invoke(purge, target=target, yes=yes)
         return
     if list_only or not target:
@@ -206,7 +131,7 @@ def restore(ctx: click.Context, target: str | None, list_only: bool, purge_it: b
         return
     entity, _, field = target.partition(".")
     if not field:
-        _fail("give ENTITY.FIELD, e.g. `loom restore deal.notes`", 2)
+        fail("give ENTITY.FIELD, e.g. `loom restore deal.notes`", 2)
     count = restore_field(obj.db, obj.model, entity, field, actor=actor)
     click.secho(f"restored {count} values of {entity}.{field}", fg="green")
     for note in getattr(count, "notes", ()):  # values left in the archive, and why
@@ -217,8 +142,8 @@ def restore(ctx: click.Context, target: str | None, list_only: bool, purge_it: b
 @click.argument("target")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-@_guarded
-def purge(obj: _Context, target: str, yes: bool) -> None:
+@guarded
+def purge(obj: Context, target: str, yes: bool) -> None:
     """Delete archived data for good: `loom purge ENTITY.FIELD` or `loom purge ENTITY`."""
     from engine.storage.migrate import purge as purge_archive
 
@@ -234,12 +159,12 @@ def purge(obj: _Context, target: str, yes: bool) -> None:
 @click.option("--expanded", is_flag=True, help="Show every key with presets and defaults applied.")
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh-CN"]))
 @click.pass_obj
-@_guarded
-def show(obj: _Context, entity: str, expanded: bool, lang: str) -> None:
+@guarded
+def show(obj: Context, entity: str, expanded: bool, lang: str) -> None:
     """Print an entity's metadata (as written, or expanded)."""
     model = obj.model
     if not model.has_entity(entity):
-        _fail(f"unknown entity {entity!r}; known: {', '.join(sorted(model.entities))}", 2)
+        fail(f"unknown entity {entity!r}; known: {', '.join(sorted(model.entities))}", 2)
     if expanded:
         from engine.describe import describe_entity
 
@@ -265,14 +190,14 @@ def metaschema(kind: str) -> None:
 @click.option("--seed", default=20260101, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-@_guarded
-def seed_demo(obj: _Context, scale: float, seed: int, quiet: bool) -> None:
+@guarded
+def seed_demo(obj: Context, scale: float, seed: int, quiet: bool) -> None:
     """Fill the database with the deterministic demo data set."""
     counts = _seed(obj, scale, seed, quiet)
     _print_counts(counts)
 
 
-def _seed(obj: _Context, scale: float, seed: int, quiet: bool) -> dict[str, int]:
+def _seed(obj: Context, scale: float, seed: int, quiet: bool) -> dict[str, int]:
     from engine.demo.seed import seed_demo as run_seed
     from engine.records import RecordService
     from engine.storage.versions import ensure_current
@@ -293,8 +218,8 @@ def _print_counts(counts: dict[str, int]) -> None:
 @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--fresh", is_flag=True, help="Delete the SQLite demo database first.")
 @click.pass_obj
-@_guarded
-def demo(obj: _Context, scale: float, fresh: bool) -> None:
+@guarded
+def demo(obj: Context, scale: float, fresh: bool) -> None:
     """Check the shipped CRM, migrate it into the database and seed the demo data."""
     import sqlalchemy as sa
 
@@ -321,7 +246,7 @@ def demo(obj: _Context, scale: float, fresh: bool) -> None:
                 fg="green")
 
 
-def _has_records(obj: _Context) -> bool:
+def _has_records(obj: Context) -> bool:
     import sqlalchemy as sa
 
     from engine.storage.tables import build_tables
@@ -329,16 +254,3 @@ def _has_records(obj: _Context) -> bool:
     table = build_tables(obj.model).entity("account")
     with obj.db.read() as conn:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
-
-
-def _register_accounts() -> None:
-    from engine.cli_accounts import register
-
-    register(main)
-
-
-_register_accounts()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -17,7 +17,7 @@ import hashlib
 import re
 from typing import Any, Mapping
 
-from engine.compiler_fields import Item
+from engine.compiler.fields import Item
 from engine.model import Entity, Inverse, Source
 from engine.spec.errors import MetadataError
 from engine.spec.loader import SpecDocument

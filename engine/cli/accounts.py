@@ -1,7 +1,7 @@
 """``loom user``, ``loom role``, ``loom team`` and ``loom token``: accounts from the command line.
 
 Each command is one use case of :mod:`engine.accounts`. Exit codes as in
-:mod:`engine.cli`: 2 usage (an unknown role), 3 refused (an unknown user or team,
+:mod:`engine.cli.common`: 2 usage (an unknown role), 3 refused (an unknown user or team,
 a duplicate name, a weak password, account tables not migrated yet).
 """
 
@@ -16,27 +16,27 @@ from typing import Any
 
 import click
 
-#: Exit code of a refused account operation (as ``EXIT_REFUSED`` in engine.cli).
+from engine.cli.common import fail, guarded
+
+#: Exit code of a refused account operation (as ``EXIT_REFUSED`` in engine.cli.common).
 EXIT_ACCOUNT = 3
 EXIT_USAGE = 2
 
 
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """engine.cli's guard, plus account errors shown as messages (exit 3)."""
+    """the common guard, plus account errors shown as messages (exit 3)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from engine.accounts import AccountError
-        from engine.cli import _fail
-        from engine.cli import _guarded as engine_guarded
 
         def run() -> Any:
             try:
                 return fn(*args, **kwargs)
             except AccountError as exc:
-                _fail(str(exc), EXIT_ACCOUNT)
+                fail(str(exc), EXIT_ACCOUNT)
 
-        return engine_guarded(run)()
+        return guarded(run)()
 
     return wrapper
 
@@ -45,20 +45,18 @@ def _tables(obj: Any):
     """The model's tables, after checking the account tables were migrated."""
     import sqlalchemy as sa
 
-    from engine.cli import _fail
     from engine.storage.tables import CREDENTIALS, build_tables
 
     with obj.db.read() as conn:
         if not sa.inspect(conn).has_table(CREDENTIALS):
-            _fail("the database has no account tables yet; run `loom migrate` first", EXIT_ACCOUNT)
+            fail("the database has no account tables yet; run `loom migrate` first", EXIT_ACCOUNT)
     return build_tables(obj.model)
 
 
 def _check_role(obj: Any, role: str) -> None:
-    from engine.cli import _fail
 
     if role not in obj.model.roles:
-        _fail(f"unknown role {role!r}; known: {', '.join(obj.model.roles) or 'none'}", EXIT_USAGE)
+        fail(f"unknown role {role!r}; known: {', '.join(obj.model.roles) or 'none'}", EXIT_USAGE)
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from engine.fields import FieldValueError, registry
-from engine.model import Field, Inverse, Option, Preset, Source, Text
+from engine.model import Field, Inverse, Option, Preset, Source, Text, freeze, thaw
 from engine.rules import Environment, Expression, ExpressionError
 from engine.spec.errors import MetadataError
 from engine.spec.loader import SpecDocument
@@ -38,24 +38,6 @@ STANDARD_VARIABLES: Mapping[str, str] = MappingProxyType({
 #: A group that holds a quantifier and is itself quantified: ``(a+)+``, ``(\w*)*``, ``(x+){2,}``.
 #: Python's ``re`` backtracks exponentially on such patterns, so they are refused at load time.
 NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[+*}](?:[^()\\]|\\.)*\)[+*{]")
-
-
-def freeze(value: Any) -> Any:
-    """A read-only deep copy: mappings become MappingProxyType, lists tuples."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The plain (JSON-ready) copy of a :func:`freeze` result."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [thaw(v) for v in value]
-    return value
 
 
 def a_type(type_name: str) -> str:

@@ -1,0 +1,92 @@
+"""What every ``loom`` command shares: the context (configuration, model, database),
+exit codes, and the guard that turns Loom's expected failures into messages.
+
+Exit codes: 0 ok; 1 the metadata has errors; 2 usage error; 3 the database
+refused (a migration needing --allow-destructive, a stale model, nothing to
+restore); 4 the database could not be reached or failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import click
+
+from engine.config import Config, load_model
+from engine.spec.errors import MetadataInvalid
+
+EXIT_METADATA = 1
+EXIT_REFUSED = 3
+EXIT_DATABASE = 4
+
+
+class Context:
+    def __init__(self, database: str | None, metadata: tuple[str, ...]) -> None:
+        self.config = Config.from_env(database=database, metadata=list(metadata) or None)
+        self._model = None
+        self._db = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_model(self.config)
+        return self._model
+
+    @property
+    def db(self):
+        if self._db is None:
+            from engine.storage.db import Database
+
+            self._db = Database(self.config.database_url)
+        return self._db
+
+
+def fail(message: str, code: int) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(code)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn Loom's expected failures into messages and exit codes, never tracebacks."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlalchemy as sa
+
+        from engine.storage.versions import ModelOutdated
+
+        try:
+            return fn(*args, **kwargs)
+        except MetadataInvalid as exc:
+            for error in exc.errors:
+                click.secho(str(error), fg="red", err=True)
+            fail(f"{len(exc.errors)} error{'s' if len(exc.errors) != 1 else ''} in the metadata; "
+                  "nothing was changed.", EXIT_METADATA)
+        except ModelOutdated as exc:
+            fail(str(exc), EXIT_REFUSED)
+        except _refusals() as exc:
+            fail(str(exc.args[0] if exc.args else exc), EXIT_REFUSED)
+        except KeyError as exc:  # an unknown entity or field named on the command line
+            fail(str(exc.args[0] if exc.args else exc), 2)
+        except _record_errors() as exc:
+            fail(f"refused by the record service: {exc}", EXIT_REFUSED)
+        except sa.exc.OperationalError as exc:
+            fail(f"database error: {str(exc.orig).strip().splitlines()[0]}", EXIT_DATABASE)
+        except sa.exc.SQLAlchemyError as exc:
+            fail(f"database error: {str(exc).strip().splitlines()[0]}", EXIT_DATABASE)
+
+    return wrapper
+
+
+def _record_errors() -> tuple[type[BaseException], ...]:
+    from engine.records import RecordError
+
+    return (RecordError,)
+
+
+def _refusals() -> tuple[type[BaseException], ...]:
+    from engine.storage.plan import ArchiveNotFound, MigrationError
+
+    return (MigrationError, ArchiveNotFound)
