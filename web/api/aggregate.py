@@ -24,6 +24,7 @@ from flask import Blueprint, Response, abort, request
 
 from engine.filters import FilterError
 from engine.records.aggregate import DEFAULT_METRICS
+from web.api import jsontext
 from web.api.problems import entity_plan
 from web.auth import current_actor
 from web.state import runtime
@@ -64,9 +65,9 @@ def _filter(value: Any, from_query: bool) -> Any:
     if not from_query or value is None:
         return value
     try:
-        return json.loads(value)
-    except ValueError:
-        raise _bad("filter must be JSON (a structured filter)") from None
+        return jsontext.loads(value)
+    except ValueError as exc:
+        raise _bad(f"filter must be JSON (a structured filter): {exc}") from None
 
 
 def _params() -> dict[str, Any]:
@@ -76,7 +77,10 @@ def _params() -> dict[str, Any]:
     else:
         if not request.is_json:
             abort(415, description="send the body as application/json")
-        body = request.get_json(silent=True)
+        try:
+            body = jsontext.loads(request.get_data(cache=False))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _bad(f"the body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise _bad("the body must be a JSON object with keys: " + ", ".join(KEYS))
         raw, unknown = body, sorted(set(body) - set(KEYS))

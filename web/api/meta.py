@@ -30,6 +30,7 @@ from engine.meta.documents import REQUEST_FILE
 from engine.spec import FileSource
 from engine.spec.errors import MetadataInvalid
 from engine.storage.plan import MigrationRefused
+from web.api import jsontext
 from web.auth import current_actor
 from web.errors import problem
 from web.i18n import lang
@@ -53,10 +54,10 @@ def _flag(name: str) -> bool:
 def _body() -> Any:
     if not request.is_json:
         abort(415, description="send the document as JSON (Content-Type: application/json)")
-    data = request.get_json(silent=True)
-    if data is None:
-        abort(400, description="the request body is not valid JSON")
-    return data
+    try:
+        return jsontext.loads(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError) as exc:
+        abort(400, description=f"the request body is not valid JSON: {exc}")
 
 
 def _require_admin() -> str:

@@ -20,7 +20,6 @@ hidden field is refused exactly like an unknown one. Pure: no database, no Flask
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
@@ -31,6 +30,7 @@ from werkzeug.datastructures import MultiDict
 from engine.fields.reference import MAX_ID
 from engine.filters import FilterError
 from engine.records.service import MAX_LIMIT
+from web.api import jsontext
 
 #: Records per page when the caller does not say.
 DEFAULT_PER_PAGE = 50
@@ -95,7 +95,7 @@ class FilterSpec(fields.Field):
             if not value.strip():
                 return None
             try:
-                value = json.loads(value)
+                value = jsontext.loads(value)
             except ValueError as exc:
                 raise self.make_error("json", reason=exc) from None
         if value is None:

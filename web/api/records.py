@@ -29,6 +29,7 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from engine.filters import FilterError
 from engine.records.errors import PermissionDenied, ValidationFailed
 from engine.storage.versions import ModelOutdated
+from web.api import jsontext
 from web.api.problems import IF_MATCH_FLAG, actor_lang, entity_plan
 from web.api.query import from_query_string, names_param, parse_list
 from web.auth import current_actor
@@ -68,7 +69,7 @@ def _body() -> Any:
         abort(415, description="send the body as application/json")
     raw = request.get_data(cache=False)  # 413 beyond MAX_CONTENT_LENGTH (werkzeug)
     try:
-        return json.loads(raw)
+        return jsontext.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         abort(400, description=f"the body is not valid JSON: {exc}")
 

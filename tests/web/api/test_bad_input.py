@@ -107,3 +107,29 @@ def test_a_session_caller_needs_the_csrf_header_to_write(app, login):
     created = client.post(url("deal"), json={"title": "with csrf", "account": account},
                           headers={"X-CSRFToken": token})
     assert created.status_code == 201, created.get_json()
+
+
+def _nested(depth: int, leaf: str) -> str:
+    """``{"not": {"not": ... leaf ...}}`` ``depth`` levels deep, as JSON text."""
+    return '{"not": ' * depth + leaf + "}" * depth
+
+
+def test_deeply_nested_json_is_a_400_problem_not_a_server_error(api):
+    admin = api("admin")
+    condition = '{"field": "stage", "op": "eq", "value": "won"}'
+    for depth in (100, 1_000, 3_000, 100_000):
+        listed = admin.get(url("deal"), query_string={"filter": _nested(depth, condition)})
+        assert listed.status_code == 400 and listed.mimetype == PROBLEM, depth
+        queried = admin.post(url("deal") + "/query", data='{"filter": ' + _nested(depth, condition) + "}",
+                             content_type="application/json")
+        assert queried.status_code == 400 and queried.mimetype == PROBLEM, depth
+        created = admin.post(url("deal"), data='{"title": "deep", "notes": ' + "[" * depth
+                             + "]" * depth + "}", content_type="application/json")
+        assert created.status_code in (400, 422) and created.mimetype == PROBLEM, depth
+        grouped = admin.get(url("deal") + "/aggregate",
+                            query_string={"filter": _nested(depth, condition)})
+        assert grouped.status_code == 400 and grouped.mimetype == PROBLEM, depth
+        posted = admin.post(url("deal") + "/aggregate", data='{"filter": ' + _nested(depth, condition)
+                            + "}", content_type="application/json")
+        assert posted.status_code == 400 and posted.mimetype == PROBLEM, depth
+    assert "nested" in listed.get_json()["detail"]
