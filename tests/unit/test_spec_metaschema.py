@@ -186,3 +186,13 @@ def test_a_document_refused_by_the_metaschema_is_not_compiled_further():
             {"name": "a", "type": "moneyy", "lable": "x"}]}).documents([]), [])
     # Only the schema error: the unknown type would be a guess about a refused document.
     assert [e.json_path for e in info.value.errors] == ["$.fields[0].lable"]
+
+
+def test_an_option_colour_outside_the_palette_is_refused_naming_the_palette():
+    spec = {"entity": "memo", "label": "Memo", "fields": [{"name": "mood", "type": "select", "options": [
+        {"value": "calm", "color": "green"}, {"value": "angry", "color": "magenta"}]}]}
+    with pytest.raises(MetadataInvalid) as caught:
+        compile_documents(MemorySource(spec).documents([]))
+    [error] = caught.value.errors
+    assert error.path == ("fields", 0, "options", 1, "color")
+    assert "magenta" in error.message and "teal" in error.message
