@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
 
 import sqlalchemy as sa
@@ -286,8 +287,15 @@ class DecimalType(_Number):
         return float(value)
 
     def from_cel(self, field: Field, value: Any) -> Any:
-        if isinstance(value, float):
-            return self.coerce(field, round(value, self.dims(field)[1]))
+        if isinstance(value, float) and math.isfinite(value):
+            # Round half up (四舍五入), as people round money: 30,000.125 -> 30,000.13.
+            # ``round()`` rounds the binary value half to even (30,000.12), and 1.005 is
+            # 1.00499... in binary; the shortest decimal text of the double (``repr``) is
+            # what the expression meant.
+            number, (precision, scale) = Decimal(repr(value)), self.dims(field)
+            if number.adjusted() < precision - scale:  # else coerce names the overflow
+                number = number.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
+            return self.coerce(field, number)
         return self.coerce(field, value)
 
     def to_json(self, field: Field, value: Any) -> Any:

@@ -132,3 +132,11 @@ def test_shipped_tables_create_on_the_database(model, database):
         assert {"sales_order", "product", "line_total", "owner", "version"} <= columns
         foreign = {fk["referred_table"] for fk in inspector.get_foreign_keys("deal")}
         assert {"account", "contact", "campaign", "contract"} <= foreign
+
+
+def test_weighted_amount_rounds_half_up_as_people_round_money(model):
+    from decimal import Decimal
+
+    weighted = model.entity("deal").field("weighted_amount")
+    raw = weighted.expr.evaluate({"stage": "qualified", "amount": 120000.5, "probability": 25.0})
+    assert weighted.type.from_cel(weighted, raw) == Decimal("30000.13")  # not 30,000.12

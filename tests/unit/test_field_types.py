@@ -379,3 +379,22 @@ def test_standard_fields_cover_the_standard_columns_in_order():
 
     assert tuple(STANDARD_FIELDS) == STANDARD_COLUMNS
     assert [n for n, f in STANDARD_FIELDS.items() if not f.read_only] == ["owner"]
+
+
+@pytest.mark.parametrize(("result", "expected"), [
+    (30000.125, "30000.13"),   # 120,000.50 x 25 %: half up, not half to even
+    (1.005, "1.01"),           # 1.00499... in binary: the expression meant 1.005
+    (2.675, "2.68"),
+    (-2.675, "-2.68"),         # away from zero, as PostgreSQL rounds numeric
+    (0.1 + 0.2, "0.30"),
+])
+def test_money_from_an_expression_rounds_half_up(sample_model, result, expected):
+    field = _field(sample_model, "money")
+    assert field.type.from_cel(field, result) == Decimal(expected)
+
+
+def test_money_from_an_expression_too_large_is_a_precision_error_not_a_crash(sample_model):
+    field = _field(sample_model, "money")
+    with pytest.raises(FieldValueError) as caught:
+        field.type.from_cel(field, 1e30)
+    assert caught.value.code == "precision"
