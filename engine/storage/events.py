@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import sqlalchemy as sa
-
-from engine.permissions import Actor
 
 #: Kinds of cause a write may have.
 REQUEST, WORKFLOW, IMPORT, MERGE, TRANSFER, MIGRATION = (
@@ -98,6 +96,21 @@ class Cause:
 DEFAULT_CAUSE = Cause()
 
 
+class Writer(Protocol):
+    """Who writes: an :class:`engine.permissions.Actor` (storage sits below permissions, so
+    the emitter asks for its ``user_id`` only; ``None`` is the system)."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class _System:
+    """The writer of operator commands (migrations, ``loom restore``): no user."""
+
+    user_id: None = None
+
+
 @dataclass(frozen=True)
 class WriteContext:
     """Who writes, why, after how many automated steps, and whether to notify.
@@ -107,7 +120,7 @@ class WriteContext:
     ``quiet`` writes outbox rows that ask for no notifications.
     """
 
-    actor: Actor
+    actor: Writer
     cause: Cause = field(default=DEFAULT_CAUSE)
     depth: int = 0
     quiet: bool = False
@@ -123,7 +136,7 @@ class WriteContext:
     @classmethod
     def system(cls, cause: Cause) -> "WriteContext":
         """The system's write (no user), e.g. a migration's."""
-        return cls(Actor.system(), cause)
+        return cls(_System(), cause)
 
 
 @dataclass(frozen=True)
