@@ -1,6 +1,9 @@
 """The record service: the only write path of Loom, and its permission-checked reads.
 
-Modules: :mod:`.service` (RecordService, the use cases), :mod:`.validation` (input ->
+Modules: :mod:`.service` (RecordService), :mod:`.unit` (the unit of work: the write
+use cases in one transaction with a write context), :mod:`.reads` (get, history,
+aggregate, list), :mod:`.core` (what reads and writes share), :mod:`.bulk_actions`
+(owner transfer and delete of many records), :mod:`.validation` (input ->
 valid record, every problem at once), :mod:`.integrity` (checks that need the
 database), :mod:`.cascade` (what a delete does to the records pointing at it),
 :mod:`.autonumber`, :mod:`.audit`, :mod:`.outbox`, :mod:`.bulk` (the batched create
@@ -17,7 +20,10 @@ from engine.permissions import Actor, AllowAll, PermissionPolicy
 from engine.records.errors import (FieldError, PermissionDenied, RecordError, RecordNotFound,
                                    ValidationFailed, VersionConflict)
 from engine.records.service import MAX_LIMIT, Page, RecordService
+from engine.records.unit import Unit, UnitClosed
+from engine.storage.events import CAUSE_KINDS, Cause, WriteContext
 
-__all__ = ["MAX_LIMIT", "Actor", "AllowAll", "FieldError", "FilterError", "Page", "PermissionDenied",
-           "PermissionPolicy", "RecordError", "RecordNotFound", "RecordService", "ValidationFailed",
-           "VersionConflict"]
+__all__ = ["CAUSE_KINDS", "MAX_LIMIT", "Actor", "AllowAll", "Cause", "FieldError", "FilterError",
+           "Page", "PermissionDenied", "PermissionPolicy", "RecordError", "RecordNotFound",
+           "RecordService", "Unit", "UnitClosed", "ValidationFailed", "VersionConflict",
+           "WriteContext"]

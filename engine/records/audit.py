@@ -3,8 +3,10 @@
 ``changes`` is ``{field: [old, new]}`` over the fields (and ``owner``) the change
 touched, in the JSON form of each field type (``to_json``), so the trail reads the
 same whatever the database. A delete also lists the records that linked to the deleted
-one through other entities' many-to-many fields (see :mod:`.cascade`). Rows are written in the transaction of the change; the
-service reads them back with :func:`history`.
+one through other entities' many-to-many fields (see :mod:`.cascade`). Rows are
+written in the transaction of the change by the one emitter
+(:mod:`engine.storage.events`), with the write's cause and depth; the service reads
+them back with :func:`history`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from engine.records.plan import EntityPlan
-from engine.storage.trail import audit_row
 
 #: Audit ``action`` of each kind of change.
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -54,14 +55,20 @@ def snapshot(plan: EntityPlan, record: Mapping[str, Any], *, deleted: bool = Fal
     return out
 
 
-#: One ``loom_audit`` row; the shape is shared with migrations and ``loom restore``.
-row = audit_row
-
-
 def history(conn: sa.Connection, table: sa.Table, entity: str, record_id: int) -> list[dict[str, Any]]:
-    """The record's audit rows, oldest first, ``at`` as an aware UTC datetime."""
-    query = (sa.select(table.c.id, table.c.at, table.c.actor_id, table.c.action, table.c.changes)
+    """The record's audit rows, oldest first, ``at`` as an aware UTC datetime.
+
+    Each has ``cause`` (``{"kind", "id", "label"}``, or ``None`` on rows written before
+    causes were recorded) and ``depth``.
+    """
+    c = table.c
+    query = (sa.select(c.id, c.at, c.actor_id, c.action, c.changes, c.cause_kind, c.cause_id,
+                       c.cause_label, c.depth)
              .where(table.c.entity == entity, table.c.record_id == record_id)
              .order_by(table.c.id))
-    return [{**r, "at": r["at"].replace(tzinfo=dt.timezone.utc)}
+    return [{"id": r["id"], "at": r["at"].replace(tzinfo=dt.timezone.utc),
+             "actor_id": r["actor_id"], "action": r["action"], "changes": r["changes"],
+             "cause": None if r["cause_kind"] is None else {
+                 "kind": r["cause_kind"], "id": r["cause_id"], "label": r["cause_label"]},
+             "depth": r["depth"] or 0}
             for r in conn.execute(query).mappings()]

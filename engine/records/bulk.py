@@ -1,11 +1,13 @@
-"""The bulk-create fast path: the same checks as one create, batched SQL.
+"""The bulk-create fast path's parts: the same checks as one create, batched SQL.
 
-Every row goes through the same validation (coercion, defaults, formulas, required,
-rules) as :meth:`RecordService.create`; only then does one write transaction check
-references and unique values for all rows at once, take autonumbers in one block per
-pattern, reserve the ids (so audit rows need no RETURNING round trip) and write each
-batch with executemany: the records, their links, one audit row per record and one
-``records.created`` outbox row per batch. Any problem refuses the whole call.
+The unit of work (:meth:`engine.records.unit.Unit.bulk_create`) puts every row through
+the same validation (coercion, defaults, formulas, required, rules) as a create
+(:func:`validate_rows`); only then does its transaction check references and unique
+values for all rows at once, take autonumbers in one block per pattern, reserve the ids
+(:func:`reserve_ids`, so audit rows need no RETURNING round trip) and write each batch
+(:class:`BatchWriter`): the records, their links and one audit row per record; the unit
+adds one ``records.created`` outbox row per batch. Any problem refuses the whole call.
+Knows nothing of the service: everything it needs is passed in.
 
 Per-row Python is kept small: converters and column lists come from the entity plan,
 CEL bindings are only built when the entity has expressions.
@@ -15,19 +17,17 @@ from __future__ import annotations
 
 import json
 from collections import abc
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
-from engine.permissions import Actor
-from engine.records import audit, autonumber, outbox, reading
+from engine.records import audit, reading
 from engine.records.errors import FieldError, ValidationFailed, text
 from engine.records.fastinsert import FastInsert
 from engine.records.plan import EntityPlan
 from engine.records.validation import validate_create
-
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.records.service import RecordService
+from engine.storage import events
+from engine.storage.events import WriteContext
 
 
 def reserve_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
@@ -49,40 +49,20 @@ def reserve_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
     raise NotImplementedError(f"bulk_create does not know how to reserve ids on {dialect}")
 
 
-def create_many(service: "RecordService", actor: Actor, plan: EntityPlan,
-                rows: Sequence[Any], batch_size: int, denied: dict[str, str]) -> list[int]:
+def check_batch_size(batch_size: Any) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError("batch_size must be a positive whole number")
-    rows = _row_list(rows)
-    errors: list[FieldError] = []
-    owner = actor.user_id
-    now, at = service.now()  # before validation: expressions see created_at
-    records = [validate_create(plan, values, owner=owner, denied=denied, errors=errors,
-                               warnings=[], now=now, row=i) for i, values in enumerate(rows)]
-    indexes = list(range(len(records)))
-    if errors:  # report reference and unique problems too, then refuse
-        with service.db.read() as conn:
-            service.check_integrity(conn, actor, plan, records, errors, rows=indexes)
-    if not records:
-        return []
-    with service.writing() as conn:
-        service.check_integrity(conn, actor, plan, records, errors, rows=indexes)
-        if plan.autonumbers:
-            autonumber.fill(conn, service.tables, plan.name, plan.autonumbers, records, now,
-                            bulk=True)
-        writer = _BatchWriter(conn, service, actor, plan, at)
-        ids = reserve_ids(conn, plan.table, len(records))
-        for start in range(0, len(records), batch_size):
-            batch_ids = ids[start:start + batch_size]
-            writer.write(conn, records[start:start + batch_size], batch_ids)
-            service.check_scope(conn, actor, plan, batch_ids, "create")
-            conn.execute(sa.insert(service.tables.outbox), outbox.event(
-                at, outbox.BULK_CREATED, plan.name, actor.user_id, service.model.version,
-                {"count": len(batch_ids)}, record_ids=batch_ids))
-    return ids
 
 
-def _row_list(rows: Any) -> Sequence[Any]:
+def validate_rows(plan: EntityPlan, rows: Any, owner: int | None, denied: dict[str, str],
+                  now: Any, errors: list[FieldError]) -> list[dict[str, Any]]:
+    """Every row through the create validation; problems go to ``errors`` with their row."""
+    return [validate_create(plan, values, owner=owner, denied=denied, errors=errors,
+                            warnings=[], now=now, row=i)
+            for i, values in enumerate(row_list(rows))]
+
+
+def row_list(rows: Any) -> Sequence[Any]:
     """``rows`` as a list; a single record, text or a non-iterable is refused as a whole."""
     if isinstance(rows, (list, tuple)):
         return rows
@@ -113,20 +93,21 @@ def _compose(first: Callable[[Any], Any] | None, then: Callable[[Any], Any] | No
     return lambda value: then(first(value))
 
 
-class _BatchWriter:
+class BatchWriter:
     """Writes batches of validated records: the rows, their links and their audit rows."""
 
-    def __init__(self, conn: sa.Connection, service: "RecordService", actor: Actor,
+    def __init__(self, conn: sa.Connection, audit_table: sa.Table, context: WriteContext,
                  plan: EntityPlan, at: Any) -> None:
-        user = actor.user_id
+        user = context.actor.user_id
         self.links = plan.links
         names = [f.name for f in plan.stored] + ["owner"]
         self.records = FastInsert(conn, plan.table, {
             "created_at": at, "updated_at": at, "created_by": user, "updated_by": user,
             "version": 1}, ["id", *names])
-        self.audit = FastInsert(conn, service.tables.audit, {
-            "at": at, "actor_id": user, "entity": plan.name, "action": audit.CREATE},
-            ["record_id", "changes"])
+        # The audit rows' shape comes from the one emitter; only the record varies.
+        self.audit = FastInsert(conn, audit_table,
+                                events.audit_constants(context, at, plan.name, audit.CREATE),
+                                ["record_id", "changes"])
         # (name, Python -> driver value, Python -> JSON value) of every stored value; the
         # audit keeps the same names.
         self.columns = [(n, _compose(plan.to_db[n], self.records.processor(n)), plan.to_json[n])

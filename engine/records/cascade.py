@@ -26,27 +26,28 @@ deleted record's audit lists who linked to it, under the field's inverse name (e
 
 Everything is read (dependents locked ``FOR UPDATE`` on PostgreSQL, so nobody adds or
 changes one meanwhile) and checked before anything is written; then come the updates
-(executemany per entity), the deletes (one statement per entity per step, referrers
-before the records they point at) and the audit and outbox rows (executemany). The
-dependents' events carry ``cause: {entity, record_id}``, the delete asked for.
+(executemany per entity) and the deletes (one statement per entity per step, referrers
+before the records they point at); :func:`delete` returns every change as an
+:class:`~engine.storage.events.Event` for the caller's unit of work to emit (audit and
+outbox rows, one executemany each). The dependents' events carry ``cause: {entity,
+record_id}``, the delete asked for, in their payload.
 
-Runs in the caller's transaction: never begins, commits or rolls back.
+Runs in the caller's transaction: never begins, commits or rolls back, and knows
+nothing of the service: plans, policy and time are passed in.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from engine.permissions import Actor
+from engine.permissions import Actor, PermissionPolicy
 from engine.records import audit, outbox, reading
 from engine.records.errors import FieldError, PermissionDenied, ValidationFailed, text
 from engine.records.plan import EntityPlan, Referrer
 from engine.records.validation import complete
-
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.records.service import RecordService
+from engine.storage.events import Event
 
 #: Most ids one ``IN (...)`` list carries.
 CHUNK = 500
@@ -76,16 +77,21 @@ def lock(conn: sa.Connection, plan: EntityPlan, record_id: Any) -> None:
                      .with_for_update(of=table)).first()
 
 
-def delete(service: "RecordService", conn: sa.Connection, actor: Actor, plan: EntityPlan,
-           record: dict[str, Any]) -> None:
-    """Delete ``record`` (read by the service, locked) and handle its dependents."""
-    _Delete(service, conn, actor, plan, record).run()
+def delete(conn: sa.Connection, plans: Mapping[str, EntityPlan], policy: PermissionPolicy,
+           actor: Actor, plan: EntityPlan, record: dict[str, Any], now: Any) -> list[Event]:
+    """Delete ``record`` (read by the caller, locked) and handle its dependents.
+
+    ``now`` (aware UTC) is the emptied records' ``updated_at``. Returns the events of
+    every record changed or deleted, for the caller's emitter.
+    """
+    return _Delete(conn, plans, policy, actor, plan, record).run(now)
 
 
 class _Delete:
-    def __init__(self, service: "RecordService", conn: sa.Connection, actor: Actor,
-                 plan: EntityPlan, record: dict[str, Any]) -> None:
-        self.svc, self.conn, self.actor, self.plans = service, conn, actor, service.plans
+    def __init__(self, conn: sa.Connection, plans: Mapping[str, EntityPlan],
+                 policy: PermissionPolicy, actor: Actor, plan: EntityPlan,
+                 record: dict[str, Any]) -> None:
+        self.conn, self.plans, self.policy, self.actor = conn, plans, policy, actor
         self.root: Node = (plan.name, record["id"])
         #: Records to delete, by entity then id, with their last values.
         self.doomed: dict[str, dict[int, dict[str, Any]]] = {plan.name: {record["id"]: record}}
@@ -97,7 +103,7 @@ class _Delete:
         self.linked: dict[Node, dict[str, list[int]]] = {}
         self.errors: list[FieldError] = []
 
-    def run(self) -> None:
+    def run(self, now: Any) -> list[Event]:
         self.find_cascades()
         self.check_restricts()
         self.find_set_nulls()
@@ -105,14 +111,14 @@ class _Delete:
         if self.errors:
             raise ValidationFailed(self.errors)
         self.find_links()
-        self.write(updates)
+        return self.write(updates, now)
 
     # -- reading and checking ------------------------------------------------
     def _select(self, plan: EntityPlan, names: Sequence[str], column: sa.Column,
                 ids: Iterable[int]) -> list[dict[str, Any]]:
         """Rows of ``plan`` whose ``column`` is in ``ids``, locked, with :data:`IN_SCOPE`."""
         table = plan.table
-        scope = self.svc.policy.scope(self.actor, plan.name, table)
+        scope = self.policy.scope(self.actor, plan.name, table)
         columns: list[Any] = [table.c[n] for n in names]
         if scope is not None:
             columns.append(sa.case((scope, True), else_=False).label(IN_SCOPE))
@@ -127,7 +133,7 @@ class _Delete:
             return
         doing = "delete" if action == "delete" else f"empty {ref.field.name!r} of"
         outside = [r for r in rows if not r.get(IN_SCOPE, True)]
-        if not self.svc.policy.can(self.actor, ref.entity, action):
+        if not self.policy.can(self.actor, ref.entity, action):
             raise PermissionDenied(ref.entity, action, self._why(doing, len(rows)))
         if outside:
             raise PermissionDenied(ref.entity, action, " outside your own scope"
@@ -271,25 +277,16 @@ class _Delete:
             yield sorted(step, key=lambda n: n == self.root)
 
     # -- writing --------------------------------------------------------------
-    def write(self, updates: list[Update]) -> None:
-        """The changes in order (emptied records, then deleted ones), then their audit rows
-        and events, each kind with one executemany."""
-        now, at = self.svc.now()
-        user, version = self.actor.user_id, self.svc.model.version
+    def write(self, updates: list[Update], now: Any) -> list[Event]:
+        """The changes in order (emptied records, then deleted ones); their events."""
         cause = {"entity": self.root[0], "record_id": self.root[1]}
-        entries: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
+        out = []
         for plan, record_id, action, changes, number in [*self.write_updates(updates, now),
                                                          *self.write_deletes()]:
-            entries.append(audit.row(at, user, plan.name, record_id, action, changes))
-            payload: dict[str, Any] = {"version": number, "changes": changes}
-            if (plan.name, record_id) != self.root:
-                payload["cause"] = cause
             event = outbox.DELETED if action == audit.DELETE else outbox.UPDATED
-            events.append(outbox.event(at, event, plan.name, user, version, payload,
-                                       record_id=record_id))
-        self.conn.execute(sa.insert(self.svc.tables.audit), entries)
-        self.conn.execute(sa.insert(self.svc.tables.outbox), events)
+            extra = {"cause": cause} if (plan.name, record_id) != self.root else None
+            out.append(Event(plan.name, record_id, action, event, changes, number, extra))
+        return out
 
     def write_updates(self, updates: list[Update], now: Any) -> Iterator[Change]:
         user = self.actor.user_id

@@ -21,6 +21,8 @@ from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
+from engine.storage.events import AUDIT_COLUMNS, OUTBOX_COLUMNS
+
 #: Placeholder of each DBAPI paramstyle.
 _MARKS = {"qmark": "?", "format": "%s", "numeric": ":{i}", "named": ":{name}",
           "pyformat": "%({name})s"}
@@ -123,9 +125,8 @@ class GuardedCreate:
             sa.exists().where(target.c.id == sa.bindparam(f"g_ref_{name}", type_=target.c.id.type))
             for name, target in references))
         insert = sa.insert(table).from_select(self.columns, values).returning(table.c.id)
-        self.audit_names = ["at", "actor_id", "entity", "action", "changes"]
-        self.outbox_names = ["created_at", "event", "entity", "actor_id", "model_version",
-                             "payload", "record_ids"]
+        self.audit_names = list(AUDIT_COLUMNS)
+        self.outbox_names = list(OUTBOX_COLUMNS)
         if self.one_statement:
             new = insert.cte("loom_new")
             audit_cte = sa.insert(audit).from_select(

@@ -13,15 +13,13 @@ Events:
 - ``records.created``: one row per batch of :meth:`RecordService.bulk_create`,
   ``record_ids`` lists the new ids in input order, ``payload = {"count": n}``; consumers
   load the records they need (a batch may hold thousands).
+
+Every row also carries the write context (columns ``cause_kind``, ``cause_id``,
+``cause_label``, ``depth``, ``quiet``), written by the one emitter,
+:mod:`engine.storage.events`.
 """
 
 from __future__ import annotations
 
-from engine.storage.trail import outbox_row
-
 CREATED, UPDATED, DELETED = "record.created", "record.updated", "record.deleted"
 BULK_CREATED = "records.created"
-
-
-#: One ``loom_outbox`` row; the shape is shared with migrations and ``loom restore``.
-event = outbox_row

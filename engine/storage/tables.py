@@ -54,6 +54,22 @@ def _id_column() -> sa.Column:
     return sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True)
 
 
+def _cause_columns() -> list[sa.Column]:
+    """The write context on audit and outbox rows (see engine.storage.events).
+
+    Nullable: rows written before causes were recorded have none, and an existing
+    database gets the columns from ``loom migrate`` as plain, safe additions (a NOT NULL
+    column would rebuild a large table on SQLite). Loom fills them on every new row.
+    """
+    return [
+        sa.Column("cause_kind", sa.String(16), nullable=True),  # request, workflow, import...
+        sa.Column("cause_id", sa.String(64), nullable=True),
+        sa.Column("cause_label", sa.String(255), nullable=True),
+        # Automated steps that led to the change (0: a user's own request).
+        sa.Column("depth", sa.Integer(), nullable=True),
+    ]
+
+
 def system_tables(metadata: sa.MetaData) -> None:
     """Add Loom's own tables to ``metadata``."""
     sa.Table(
@@ -83,6 +99,7 @@ def system_tables(metadata: sa.MetaData) -> None:
         sa.Column("action", sa.String(16), nullable=False),
         # {field: [old, new]} for every field the change touched.
         sa.Column("changes", sa.JSON(), nullable=False),
+        *_cause_columns(),
         sa.Index(None, "entity", "record_id"),
     )
     sa.Table(
@@ -98,6 +115,9 @@ def system_tables(metadata: sa.MetaData) -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("delivered_at", sa.DateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        *_cause_columns(),
+        # True: the change asks for no notifications (the audit row is never quiet).
+        sa.Column("quiet", sa.Boolean(create_constraint=False), nullable=True),
         sa.Index(None, "delivered_at", "id"),
     )
     sa.Table(

@@ -14,9 +14,9 @@ leaves, in the caller's transaction: each record gets ``version + 1`` and a new
 :func:`write_traces` leaves the same trace for changes that are not a column
 value (link rows the caller wrote itself).
 
-The row shapes live here (:func:`audit_row`, :func:`outbox_row`) and the record
-service builds its rows with them too, since imports go storage -> records. There is no user
-behind these changes: ``actor_id`` is null.
+The rows are written by the one event emitter (:mod:`engine.storage.events`) with the
+write context of a migration: no user behind these changes (``actor_id`` is null), cause
+kind ``migration`` with the model version as its id and the command as its label.
 
 Must not decide which values change: callers read, check and lock the rows.
 """
@@ -31,6 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.model import Field
+from engine.storage.events import (CAUSE_LABEL_LENGTH, Cause, Event, EventTables, WriteContext,
+                                   emit)
 from engine.storage.tables import AUDIT, OUTBOX
 from engine.storage.values import WRITE_BATCH
 from engine.storage.versions import system_table
@@ -85,32 +87,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def audit_row(at: dt.datetime, actor_id: int | None, entity: str, record_id: int, action: str,
-              changes: dict[str, list[Any]]) -> dict[str, Any]:
-    """One ``loom_audit`` row; ``at`` is naive UTC. The record service writes the same shape."""
-    return {"at": at, "actor_id": actor_id, "entity": entity, "record_id": record_id,
-            "action": action, "changes": changes}
-
-
-def outbox_row(at: dt.datetime, name: str, entity: str, actor_id: int | None, model_version: str,
-               payload: dict[str, Any], *, record_id: int | None = None,
-               record_ids: list[int] | None = None) -> dict[str, Any]:
-    """One ``loom_outbox`` row; ``at`` is naive UTC. The record service writes the same shape."""
-    return {"created_at": at, "event": name, "entity": entity, "record_id": record_id,
-            "record_ids": record_ids, "actor_id": actor_id, "model_version": model_version,
-            "payload": payload}
+def migration_context(model_version: str, cause: dict[str, Any]) -> WriteContext:
+    """The write context of an operator command's changes: the system, cause ``migration``
+    with the model version as its id and the command as its label ("restore deal.notes")."""
+    label = ", ".join(f"{k} {v}" for k, v in cause.items())
+    return WriteContext.system(Cause.migration(model_version, label[:CAUSE_LABEL_LENGTH] or None))
 
 
 def _log(conn: sa.Connection, now: dt.datetime, model_version: str, entity: str,
          traces: Sequence[Trace], cause: dict[str, Any]) -> None:
     """One audit row and one ``record.updated`` event per trace (version already bumped)."""
-    conn.execute(system_table(AUDIT).insert(), [
-        audit_row(now, None, entity, t.record_id, AUDIT_UPDATE, t.changes) for t in traces])
-    conn.execute(system_table(OUTBOX).insert(), [
-        outbox_row(now, EVENT_UPDATED, entity, None, model_version,
-                   {"version": t.version + 1, "changes": t.changes, "cause": dict(cause)},
-                   record_id=t.record_id)
-        for t in traces])
+    emit(conn, EventTables(system_table(AUDIT), system_table(OUTBOX)),
+         migration_context(model_version, cause), now, model_version,
+         [Event(entity, t.record_id, AUDIT_UPDATE, EVENT_UPDATED, t.changes, t.version + 1,
+                {"cause": dict(cause)}) for t in traces])
 
 
 def write_changes(conn: sa.Connection, model_version: str, table: sa.Table, entity: str,

@@ -5,9 +5,10 @@ entity's ``list_view``; the rows from ``service.list`` with the actor, so a list
 shows exactly the records and fields the policy lets the actor read. An htmx request
 (``HX-Request``) gets the table alone, for in-place reloads.
 
-Bulk actions run each record through the record service on its own: a record the
-actor may not change is reported, the others are done (per record, not
-all-or-nothing: a user who selected 40 rows wants the 38 allowed ones changed).
+Bulk actions are the engine's use cases (:mod:`engine.records.bulk_actions`: one
+transaction per batch, each record on its own within it): a record the actor may not
+change is reported, the others are done (per record, not all-or-nothing: a user who
+selected 40 rows wants the 38 allowed ones changed).
 """
 
 from __future__ import annotations
@@ -21,13 +22,8 @@ from flask_babel import ngettext
 from engine.filters import FilterError
 from engine.model import Field
 from engine.permissions import Actor
-from engine.records.errors import (
-    PermissionDenied,
-    RecordError,
-    RecordNotFound,
-    ValidationFailed,
-    VersionConflict,
-)
+from engine.records import bulk_actions
+from engine.records.errors import RecordError, ValidationFailed
 from web.auth import login_required, safe_next
 from web.forms.widget_base import USERS
 from web.i18n import lang
@@ -163,7 +159,7 @@ def _message(error: RecordError) -> str:
 @bp.route("/<entity>/bulk", methods=["POST"], endpoint="bulk")
 @login_required
 def bulk(entity: str):
-    """Transfer the selected records to another owner, or delete them, one by one."""
+    """Transfer the selected records to another owner, or delete them (per record)."""
     rt = runtime()
     entity_or_404(rt, entity)
     actor = actor_or_401()
@@ -183,18 +179,12 @@ def bulk(entity: str):
         except ValueError:
             flash(_("Choose the new owner."), "warning")
             return redirect(back, 303)
-    done, failed = 0, []
-    for record_id in ids:
-        try:
-            if action == "delete":
-                rt.service.delete(actor, entity, record_id)
-            else:
-                record = rt.service.get(actor, entity, record_id)
-                rt.service.update(actor, entity, record_id, {"owner": owner},
-                                  version=record["version"])
-            done += 1
-        except (RecordNotFound, PermissionDenied, ValidationFailed, VersionConflict) as error:
-            failed.append((record_id, _message(error)))
+    if action == "delete":
+        result = bulk_actions.delete_many(rt.service, actor, entity, ids)
+    else:
+        result = bulk_actions.transfer_owner(rt.service, actor, entity, ids, owner)
+    done = len(result.done)
+    failed = [(record_id, _message(error)) for record_id, error in result.failed]
     if done:
         if action == "delete":
             flash(ngettext("Deleted %(num)d record.", "Deleted %(num)d records.", done), "success")

@@ -4,7 +4,8 @@ Sections follow the entity's ``form_layout`` (fields no section names go last, i
 "Other" section); related lists follow ``entity.inverses``: the first records of
 each other entity pointing here, read through ``service.list`` with the actor (so
 the policy's scope applies), with a link to the full, filtered list. The history
-is ``service.history`` with field labels and values in the current language.
+is ``service.history`` with field labels and values in the current language, and the
+cause of each change that was not the user's own request ("by workflow X").
 Edit and delete buttons show only when the policy allows them.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import format_datetime
+from flask_babel import gettext as _
 
 from engine.filters import kind_of
 from engine.model import Entity, Field
@@ -97,6 +99,24 @@ def _lookup(rt: Runtime, actor: Actor, wanted: dict[str, set[int]]) -> Any:
     return lambda kind, record_id: labels.get((kind, record_id))
 
 
+def _cause_text(cause: dict[str, Any] | None) -> str | None:
+    """"by workflow X", "by import Y" ... for a history entry; nothing for a user's own
+    request (the entry names the user already) or an entry with no recorded cause."""
+    if cause is None or cause["kind"] == "request":
+        return None
+    name = cause.get("label") or cause.get("id") or ""
+    # One message per kind, so each reads naturally in every language.
+    phrases = {
+        "workflow": lambda: _("by workflow %(name)s", name=name),
+        "import": lambda: _("by import %(name)s", name=name),
+        "merge": lambda: _("by merge %(name)s", name=name),
+        "transfer": lambda: _("by transfer %(name)s", name=name),
+        "migration": lambda: _("by migration %(name)s", name=name),
+    }
+    phrase = phrases.get(cause["kind"])
+    return (phrase() if phrase else f"{cause['kind']} {name}").strip()
+
+
 def _history(rt: Runtime, actor: Actor, ent: Entity, record_id: int) -> list[dict[str, Any]]:
     entries = rt.service.history(actor, ent.name, record_id)
     wanted: dict[str, set[int]] = {"_user": set()}
@@ -125,7 +145,8 @@ def _history(rt: Runtime, actor: Actor, ent: Entity, record_id: int) -> list[dic
             changes.append({"field": f, "old": show(f, from_json(f, old), lookup=lookup),
                             "new": show(f, from_json(f, new), lookup=lookup)})
         out.append({"at": entry["at"], "action": entry["action"], "changes": changes,
-                    "actor": lookup("_user", entry["actor_id"]) if entry["actor_id"] else None})
+                    "actor": lookup("_user", entry["actor_id"]) if entry["actor_id"] else None,
+                    "cause": _cause_text(entry.get("cause"))})
     return out
 
 

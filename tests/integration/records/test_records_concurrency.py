@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from engine.records import VersionConflict
+from engine.records.unit import Unit
 
 WAIT = 20  # seconds a thread waits for the others before the test fails
 
@@ -39,14 +40,14 @@ def test_two_sessions_updating_the_same_version_one_wins_one_conflicts(svc, alic
     deal = svc.create(alice, "deal", {"title": "T"})
     if svc.db.dialect == "postgresql":
         both_read = threading.Barrier(2)
-        current = svc._current
+        current = Unit._current
 
         def read_then_wait(*args, **kwargs):
             record = current(*args, **kwargs)
             both_read.wait(WAIT)  # both transactions hold version 1 before either writes
             return record
 
-        monkeypatch.setattr(svc, "_current", read_then_wait)
+        monkeypatch.setattr(Unit, "_current", read_then_wait)
     results = run_together(2, lambda i: svc.update(alice, "deal", deal["id"],
                                                    {"title": f"writer {i}"}, version=1))
     winners = [r for r in results if isinstance(r, dict)]

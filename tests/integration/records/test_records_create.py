@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from records_support import ALICE, count, rows
 
 from engine.records import RecordService, ValidationFailed
+from engine.storage import events
 from engine.storage.versions import ModelOutdated
 
 
@@ -86,7 +87,7 @@ def test_a_failure_inside_the_transaction_rolls_back_record_audit_and_event(svc,
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(svc, "_write_events", broken)
+    monkeypatch.setattr(events, "emit", broken)
     with pytest.raises(RuntimeError):
         svc.create(alice, "contract", {"title": "C"})
     assert count(svc.db, tables.entity("contract")) == 0 and count(svc.db, tables.outbox) == 0

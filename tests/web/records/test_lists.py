@@ -265,3 +265,32 @@ def test_odd_relation_and_user_filter_values_never_break_the_list(app, login):
         for name in ("account", "owner"):
             response = client.get(f"/r/deal?f.{name}={value}")
             assert response.status_code == 200, (name, value[:30], response.status_code)
+
+
+def test_bulk_transfer_is_one_transfer_job_in_the_records_history(app, login):
+    rt = app.extensions["loom"].runtime
+    admin = actor(app, "admin")
+    ids = [r["id"] for r in rt.service.list(admin, "deal", limit=3, sort=["id"]).rows]
+    target = actor(app, "sales2").user_id
+    _bulk(login("admin"), "deal", {"action": "transfer", "owner": target, "ids": ids})
+    causes = [rt.service.history(admin, "deal", i)[-1]["cause"] for i in ids]
+    assert {c["kind"] for c in causes} == {"transfer"}
+    assert len({c["id"] for c in causes}) == 1  # one job
+
+
+def test_bulk_delete_reports_a_restricted_record_and_deletes_the_rest(app, login):
+    rt = app.extensions["loom"].runtime
+    admin = actor(app, "admin")
+    activities = [r["id"] for r in rt.service.list(admin, "activity", limit=2, sort=["id"]).rows]
+    # An account with deals can't go (deal.account restricts the delete).
+    deal = rt.service.list(admin, "deal", limit=1, sort=["id"]).rows[0]
+    client = login("admin")
+    response = _bulk(client, "account", {"action": "delete", "ids": [deal["account"]]})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"#{deal['account']}" in page and "alert-danger" in page
+    assert rt.service.get(admin, "account", deal["account"])["id"] == deal["account"]
+    response = _bulk(client, "activity", {"action": "delete", "ids": [*activities, 999999999]})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "#999999999" in page and "alert-success" in page
+    assert rt.service.list(admin, "activity", filter=[
+        {"field": "id", "op": "in", "value": activities}]).rows == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from engine.records import Cause
 from tests.web.records.test_lists import actor
 from tests.web.support import form_token, login_client
 
@@ -101,3 +102,33 @@ def test_a_record_outside_the_scope_is_not_found(app, login):
     theirs = {r["id"] for r in rt.service.list(actor(app, "admin"), "deal", limit=1000).rows}
     theirs -= {r["id"] for r in rt.service.list(actor(app, "sales1"), "deal", limit=1000).rows}
     assert login("sales1").get(f"/r/deal/{min(theirs)}").status_code == 404
+
+
+def test_history_names_the_workflow_or_import_behind_a_change_in_both_languages(app, login):
+    rt = app.extensions["loom"].runtime
+    admin = actor(app, "admin")
+    deal = rt.service.list(admin, "deal", limit=1, sort=["id"]).rows[0]
+    with rt.service.unit(admin, cause=Cause.workflow(4, "Won deal follow-up"), depth=1) as unit:
+        deal = unit.update("deal", deal["id"], {"next_step": "Send contract"},
+                           version=deal["version"])
+    rt.service.update(admin, "deal", deal["id"], {"next_step": "Call"}, version=deal["version"],
+                      cause=Cause.import_("i7", "deals-2026.csv"))
+    client = english(login("admin"))
+    body = client.get(f"/r/deal/{deal['id']}").get_data(as_text=True)
+    causes = re.findall(r"<span data-cause>([^<]*)</span>", body[body.index('data-testid="history"'):])
+    # Newest first; the admin's own earlier requests show no cause.
+    assert causes == ["by import deals-2026.csv", "by workflow Won deal follow-up"]
+    client.post("/lang", data={"lang": "zh-CN", "csrf_token": form_token(client, "/login")})
+    chinese = client.get(f"/r/deal/{deal['id']}").get_data(as_text=True)
+    assert re.findall(r"<span data-cause>([^<]*)</span>", chinese) == [
+        "由导入 deals-2026.csv", "由工作流 Won deal follow-up"]
+
+
+def test_history_of_a_cause_without_a_label_shows_its_id(app, login):
+    rt = app.extensions["loom"].runtime
+    admin = actor(app, "admin")
+    deal = rt.service.list(admin, "deal", limit=1, sort=["id"]).rows[0]
+    rt.service.update(admin, "deal", deal["id"], {"next_step": "Merge"}, version=deal["version"],
+                      cause=Cause.merge(31))
+    body = english(login("admin")).get(f"/r/deal/{deal['id']}").get_data(as_text=True)
+    assert re.findall(r"<span data-cause>([^<]*)</span>", body) == ["by merge 31"]
