@@ -77,7 +77,7 @@ def login_client(app, username: str, password: str = DEMO_PASSWORD):
 def token_for(app, username: str) -> str:
     from engine import accounts
 
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return accounts.create_token(rt.db, rt.tables, username, name="tests")
 
 
