@@ -111,6 +111,7 @@ class Runtime:
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._current: Snapshot | None = None
+        self._model: CompiledModel | None = None  # compiled before the database was opened
         self._stamp: tuple[int | None, int | None] | None = None
         self._checked_at = 0.0
         self._actors: dict[tuple[int, str], tuple[float, Actor]] = {}
@@ -139,6 +140,13 @@ class Runtime:
 
     @property
     def model(self) -> CompiledModel:
+        """The current model. Before the database is opened, compiled without opening it
+        (``loom check`` and ``loom plan`` never create a SQLite file)."""
+        if self._current is None and self._db is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = load_model(self.config)
+                return self._model
         return self.current.model
 
     @property

@@ -199,13 +199,11 @@ def seed_demo(obj: Context, scale: float, seed: int, quiet: bool) -> None:
 
 def _seed(obj: Context, scale: float, seed: int, quiet: bool) -> dict[str, int]:
     from engine.demo.seed import seed_demo as run_seed
-    from engine.records import RecordService
     from engine.storage.versions import ensure_current
 
     with obj.db.read() as conn:  # before anything is written: is the schema there and current?
         ensure_current(conn, obj.model)
-    service = RecordService(obj.db, obj.model)
-    return run_seed(service, scale=scale, seed=seed, progress=not quiet)
+    return run_seed(obj.service, scale=scale, seed=seed, progress=not quiet)
 
 
 def _print_counts(counts: dict[str, int]) -> None:
