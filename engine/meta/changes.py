@@ -68,8 +68,13 @@ class MetadataChange:
     def version(self) -> str:
         return self.model.version
 
+    @property
+    def revision(self) -> str:
+        return self.model.revision
+
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "applied": self.applied, "document": self.document,
+        return {"version": self.version, "revision": self.revision, "applied": self.applied,
+                "document": self.document,
                 "plan": [s.as_dict() for s in self.plan.steps], "plan_text": self.plan.text(),
                 "problems": self.plan.problems, "notes": self.plan.as_dict()["notes"]}
 
@@ -144,6 +149,19 @@ def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit],
     for step in plan.steps:
         step.run = None
     return MetadataChange(model, plan, True, edit.file)
+
+
+def put_role(db: Database, files: MetadataSource, name: str, spec: Any, *, actor: str,
+             dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+    """Store role ``name`` (a role document, as in a YAML file), new or replacing the one
+    stored before. No table changes, so no writer is refused; every process reloads it at
+    its next check (a new revision).
+
+    >>> put_role(db, files, "auditor", {"label": "Auditor",
+    ...          "default": {"actions": ["read"], "scope": "all"}}, actor="admin")  # doctest: +SKIP
+    """
+    return _change(db, files, lambda model, stored: documents.role_document(model, name, spec),
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
 
 
 def warm_up(db: Database, model: CompiledModel) -> None:

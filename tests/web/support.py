@@ -96,4 +96,5 @@ class ApiClient:
     def get(self, path, **kw): return self.open("GET", path, **kw)  # noqa: E704
     def post(self, path, **kw): return self.open("POST", path, **kw)  # noqa: E704
     def patch(self, path, **kw): return self.open("PATCH", path, **kw)  # noqa: E704
+    def put(self, path, **kw): return self.open("PUT", path, **kw)  # noqa: E704
     def delete(self, path, **kw): return self.open("DELETE", path, **kw)  # noqa: E704
