@@ -49,7 +49,8 @@ def check(obj: Context, as_json: bool) -> None:
     fields = sum(len(e.fields) for e in model.entities.values())
     rules = sum(len(e.rules) for e in model.entities.values())
     if as_json:
-        click.echo(json.dumps({"ok": True, "version": model.version, "entities": len(model.entities),
+        click.echo(json.dumps({"ok": True, "version": model.version, "revision": model.revision,
+                               "entities": len(model.entities),
                                "fields": fields, "rules": rules, "roles": len(model.roles)}))
     else:
         click.secho(f"ok: {len(model.entities)} entities, {fields} fields, {rules} rules, "

@@ -122,7 +122,7 @@ def list_entities():  # noqa: ANN201
              "plural_label": entity.plural_label.get(current), "fields": len(entity.fields),
              "source": entity.source.file}
             for name, entity in model.entities.items()]
-    return {"data": data, "version": model.version}
+    return {"data": data, "version": model.version, "revision": model.revision}
 
 
 def get_entity(name: str):  # noqa: ANN201
@@ -130,7 +130,8 @@ def get_entity(name: str):  # noqa: ANN201
     model = runtime().model
     if not model.has_entity(name):
         abort(404, description=f"unknown entity {name!r}")
-    return {"data": describe_entity(model.entity(name), lang()), "version": model.version}
+    return {"data": describe_entity(model.entity(name), lang()), "version": model.version,
+            "revision": model.revision}
 
 
 def post_entity():  # noqa: ANN201
