@@ -1,4 +1,4 @@
-"""The history of metadata revisions (``loom_revisions``), and the stamp processes reload on.
+"""The history of metadata revisions (``loom_revisions``), which processes reload on.
 
 A **revision** is a hash of every metadata document (``CompiledModel.revision``); the
 **schema version** only of what shapes tables (``CompiledModel.version``, recorded in
@@ -11,10 +11,10 @@ that applies it, whenever:
 - ``loom migrate`` applies a model whose revision is not the last one recorded
   (``origin = "files"``: a label or role edited in a file, with or without steps).
 
-Every web and worker process keeps the stamp (:func:`engine.storage.versions.stamp`) it saw when it loaded its
-model and reloads when the database's stamp moves (a new schema version or a new
-revision), so a role or label change made by another process is picked up at its
-next check without refusing a single write.
+Every web and worker process keeps the stamp it saw when it loaded its model
+(:func:`engine.storage.versions.stamp`: the newest schema version and revision ids)
+and reloads when it moves, so a role or label change made by another process is
+picked up at its next check without refusing a single write.
 
 The table is one of Loom's system tables (``system_tables`` registers it, so
 ``loom migrate`` creates it on an existing database). Reading tolerates a

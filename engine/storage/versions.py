@@ -17,6 +17,10 @@ Each version row keeps the merged entity specs and the presets they used
 with a letter, so the key can't clash), enough to compile the applied model again
 (:func:`recorded_documents`). Rows written before presets were recorded have
 entity specs only.
+
+:func:`stamp` is what running processes compare to decide whether to reload: the
+newest schema version id and the newest metadata revision id
+(:mod:`engine.storage.revisions`).
 """
 
 from __future__ import annotations
