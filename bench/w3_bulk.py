@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workload import ACCOUNT_SPEC, DEAL_SPEC, W2_DEALS, W3_DEALS, Workload  # noqa: E402
 from engine.compiler import compile_documents  # noqa: E402
-from engine.records import Actor, RecordService  # noqa: E402
+from engine.records import Actor  # noqa: E402
+from engine.runtime import assemble  # noqa: E402
 from engine.spec import MemorySource  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
 from engine.storage.migrate import apply_plan  # noqa: E402
@@ -79,7 +80,8 @@ class _Fresh:
 
 def _prepare(db: Database, model):
     apply_plan(db, model, actor="bench")
-    service = RecordService(db, model)
+    # The service every process uses: with the role policy (the system actor passes it).
+    service = assemble(db, model).service
     work = Workload()
     account_ids = service.bulk_create(Actor.system(), "account", work.accounts(), batch_size=BATCH)
     work.deals(W2_DEALS, account_ids)  # W2's rows come first in the spec's order

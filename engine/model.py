@@ -306,14 +306,21 @@ class Role:
 
 @dataclass(frozen=True)
 class CompiledModel:
-    """The whole compiled metadata, versioned by a hash of the merged specs."""
+    """The whole compiled metadata.
+
+    ``version`` (the schema version) hashes what shapes tables and stored values and
+    gates writes; ``revision`` hashes every document (labels, layouts, roles included)
+    and is what processes reload on (see :mod:`engine.compiler.versioning`).
+    """
 
     entities: Mapping[str, Entity]
     presets: Mapping[str, Preset]
     version: str
     specs: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)  # merged entity specs, for `loom show` and the API
-    # Roles are not part of ``version``: no table depends on them.
+    # Roles are not part of ``version`` (no table depends on them), only of ``revision``.
     roles: Mapping[str, Role] = dc_field(default_factory=lambda: EMPTY)
+    #: Hash of every document the model compiled from; ``""`` for a model built by hand.
+    revision: str = ""
 
     def entity(self, name: str) -> Entity:
         """The entity called ``name``; a KeyError names the known entities."""

@@ -1,7 +1,8 @@
 """Loom's web application: generated pages for people, the REST API for programs.
 
 ``create_app(config)`` builds one app; extensions attach with ``init_app``. Every
-request reaches the engine through the record service of :mod:`web.state`; this
+request reaches the engine through the record service of the engine runtime
+(:mod:`engine.runtime`, kept by :mod:`web.state`); this
 package maps requests to calls and engine errors to responses, nothing more.
 
 >>> app = create_app({"LOOM_DATABASE_URL": "sqlite:///instance/loom.db"})   # doctest: +SKIP
@@ -37,7 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secret_key(app.config["LOOM_INSTANCE_DIR"])
 
     from web import auth, errors, extensions, i18n
-    from web.state import EXTENSION_KEY, LoomState
+    from engine.runtime import Runtime
+    from web.state import EXTENSION_KEY
 
     dirs = app.config.get("LOOM_METADATA_DIRS")
     if isinstance(dirs, str):
@@ -45,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     loom_config = Config.from_env(database=app.config.get("LOOM_DATABASE_URL"),
                                   metadata=[str(Path(d)) for d in dirs] if dirs else None)
     warm_up = app.config.get("LOOM_WARM_UP")
-    app.extensions[EXTENSION_KEY] = LoomState(
+    app.extensions[EXTENSION_KEY] = Runtime(
         loom_config, check_interval=float(app.config["LOOM_MODEL_CHECK_INTERVAL"]),
         warm_up=not app.config.get("TESTING") if warm_up is None else bool(warm_up))
 

@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 #: Largest request body accepted (a bulk load of 5,000 records is about 1.5 MiB).
 DEFAULT_MAX_CONTENT_LENGTH = 32 * 1024 * 1024
-#: How often (seconds) a process checks whether another one applied a new model.
+#: How often (seconds) a process checks whether another one applied a new schema version or
+#: metadata revision (``engine.runtime.DEFAULT_CHECK_INTERVAL`` for processes without Flask).
 DEFAULT_MODEL_CHECK_INTERVAL = 1.0
 #: Where Loom keeps files of its own (the SQLite database, the generated secret key).
 DEFAULT_INSTANCE_DIR = "instance"

@@ -45,12 +45,12 @@ def _tables(obj: Any):
     """The model's tables, after checking the account tables were migrated."""
     import sqlalchemy as sa
 
-    from engine.storage.tables import CREDENTIALS, build_tables
+    from engine.storage.tables import CREDENTIALS
 
     with obj.db.read() as conn:
         if not sa.inspect(conn).has_table(CREDENTIALS):
             fail("the database has no account tables yet; run `loom migrate` first", EXIT_ACCOUNT)
-    return build_tables(obj.model)
+    return obj.runtime.tables
 
 
 def _check_role(obj: Any, role: str) -> None:

@@ -49,7 +49,8 @@ def check(obj: Context, as_json: bool) -> None:
     fields = sum(len(e.fields) for e in model.entities.values())
     rules = sum(len(e.rules) for e in model.entities.values())
     if as_json:
-        click.echo(json.dumps({"ok": True, "version": model.version, "entities": len(model.entities),
+        click.echo(json.dumps({"ok": True, "version": model.version, "revision": model.revision,
+                               "entities": len(model.entities),
                                "fields": fields, "rules": rules, "roles": len(model.roles)}))
     else:
         click.secho(f"ok: {len(model.entities)} entities, {fields} fields, {rules} rules, "
@@ -199,13 +200,11 @@ def seed_demo(obj: Context, scale: float, seed: int, quiet: bool) -> None:
 
 def _seed(obj: Context, scale: float, seed: int, quiet: bool) -> dict[str, int]:
     from engine.demo.seed import seed_demo as run_seed
-    from engine.records import RecordService
     from engine.storage.versions import ensure_current
 
     with obj.db.read() as conn:  # before anything is written: is the schema there and current?
         ensure_current(conn, obj.model)
-    service = RecordService(obj.db, obj.model)
-    return run_seed(service, scale=scale, seed=seed, progress=not quiet)
+    return run_seed(obj.service, scale=scale, seed=seed, progress=not quiet)
 
 
 def _print_counts(counts: dict[str, int]) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import click
 
-from engine.config import Config, load_model
+from engine.config import Config
 from engine.spec.errors import MetadataInvalid
 
 EXIT_METADATA = 1
@@ -22,24 +22,34 @@ EXIT_DATABASE = 4
 
 
 class Context:
+    """What a command works with, built through the engine runtime (nothing opened until
+    asked: ``loom check`` reads files only, and a SQLite file is never created to plan)."""
+
     def __init__(self, database: str | None, metadata: tuple[str, ...]) -> None:
         self.config = Config.from_env(database=database, metadata=list(metadata) or None)
-        self._model = None
-        self._db = None
+        self._runtime = None
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from engine.runtime import Runtime
+
+            self._runtime = Runtime(self.config)
+        return self._runtime
 
     @property
     def model(self):
-        if self._model is None:
-            self._model = load_model(self.config)
-        return self._model
+        """The model of the metadata files plus the documents stored in the database."""
+        return self.runtime.model
 
     @property
     def db(self):
-        if self._db is None:
-            from engine.storage.db import Database
+        return self.runtime.db
 
-            self._db = Database(self.config.database_url)
-        return self._db
+    @property
+    def service(self):
+        """The record service, with the role policy (as every process uses it)."""
+        return self.runtime.service
 
 
 def fail(message: str, code: int) -> None:

@@ -28,6 +28,7 @@ from engine.compiler.fields import (COMMON_FIELD_KEYS, STANDARD_VARIABLES, Field
                                     a_type, compile_field, field_default, field_expressions,
                                     formula_cycles)
 from engine.compiler.names import check_entity_renames, name_indexes, source_error, with_inverses
+from engine.compiler import versioning
 from engine.compiler.roles import compile_roles
 from engine.fields import registry
 from engine.model import (STANDARD_COLUMNS, CompiledModel, Entity, Field, Index, Preset, Rule,
@@ -140,7 +141,8 @@ class Compiler:
         return CompiledModel(entities=MappingProxyType(dict(sorted(entities.items()))),
                              presets=MappingProxyType(dict(sorted(self.presets.items()))),
                              version=version, specs=MappingProxyType(specs),
-                             roles=MappingProxyType(roles))
+                             roles=MappingProxyType(roles),
+                             revision=versioning.revision((d.kind, d.data) for d in self.docs))
 
     def _remember_broken(self, doc: SpecDocument) -> None:
         if doc.kind == "entity" and isinstance(doc.data.get("entity"), str):
@@ -391,8 +393,8 @@ class Compiler:
 
 
 def _version(specs: dict[str, Any], presets: dict[str, Any]) -> str:
-    canonical = _canonical({"entities": specs, "presets": presets})
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    """The schema version: only what shapes tables or stored values (see :mod:`.versioning`)."""
+    return versioning.schema_version(specs, presets)
 
 
 def compile_documents(docs: list[SpecDocument], errors: list[MetadataError] | None = None) -> CompiledModel:

@@ -16,7 +16,9 @@ Each is one function that, inside one migration transaction (PostgreSQL: with
    the plan); with ``dry_run`` the plan is returned instead and the
    transaction is rolled back;
 4. runs the steps, checks the references of the tables they changed
-   (SQLite), stores the document and records the version, then commits.
+   (SQLite), stores the document, records the schema version (when the plan has
+   steps or the version changed) and the new revision with a copy of the stored
+   documents (:mod:`engine.storage.revisions`), then commits.
 
 A failure anywhere rolls everything back: schema, data and the stored document.
 No Flask; nothing at import time.
@@ -38,7 +40,7 @@ from engine.model import CompiledModel
 from engine.spec import MetadataSource, SpecDocument
 from engine.storage.documents import save_document, stored_rows, to_document
 from engine.spec.errors import MetadataError, MetadataInvalid
-from engine.storage import versions
+from engine.storage import revisions, versions
 from engine.storage.db import Database
 from engine.storage.diff import build_plan, changed_entities, scope_of
 from engine.storage.migrate import (
@@ -66,8 +68,13 @@ class MetadataChange:
     def version(self) -> str:
         return self.model.version
 
+    @property
+    def revision(self) -> str:
+        return self.model.revision
+
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "applied": self.applied, "document": self.document,
+        return {"version": self.version, "revision": self.revision, "applied": self.applied,
+                "document": self.document,
                 "plan": [s.as_dict() for s in self.plan.steps], "plan_text": self.plan.text(),
                 "problems": self.plan.problems, "notes": self.plan.as_dict()["notes"]}
 
@@ -133,10 +140,28 @@ def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit],
             check_foreign_keys(conn, referencing_tables(plan, runner))
         # After the steps: the first change may have created loom_metadata itself.
         save_document(conn, edit.kind, edit.entity, edit.body, actor)
-        versions.record_version(conn, model, plan.text(), actor)
+        # A change that leaves the schema version alone (a label, a role) records no
+        # schema version, so no writer is refused; the revision makes processes reload.
+        if plan.steps or model.version != current.version:
+            versions.record_version(conn, model, plan.text(), actor)
+        revisions.record_revision(conn, model, author=actor, origin=revisions.ORIGIN_API,
+                                  changed=[edit.name])
     for step in plan.steps:
         step.run = None
     return MetadataChange(model, plan, True, edit.file)
+
+
+def put_role(db: Database, files: MetadataSource, name: str, spec: Any, *, actor: str,
+             dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+    """Store role ``name`` (a role document, as in a YAML file), new or replacing the one
+    stored before. No table changes, so no writer is refused; every process reloads it at
+    its next check (a new revision).
+
+    >>> put_role(db, files, "auditor", {"label": "Auditor",
+    ...          "default": {"actions": ["read"], "scope": "all"}}, actor="admin")  # doctest: +SKIP
+    """
+    return _change(db, files, lambda model, stored: documents.role_document(model, name, spec),
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
 
 
 def warm_up(db: Database, model: CompiledModel) -> None:

@@ -127,6 +127,26 @@ def changed_field(model: CompiledModel, stored: dict[str, dict[str, Any]], entit
     return Edit(kind, entity, body, ("fields", index))
 
 
+def role_document(model: CompiledModel, name: str, spec: Any) -> Edit:
+    """The stored role document ``name`` (a role document, as in a YAML file), new or
+    replacing the one the metadata API stored before.
+
+    A role declared in a file is refused (:class:`MetadataConflict` naming the file):
+    change it there. The body's ``role`` key, when given, must be ``name``.
+    """
+    body = _require_mapping(spec, "a role document")
+    given = body.setdefault("role", name)
+    if given != name:
+        raise MetadataInvalid([MetadataError(REQUEST_FILE, ("role",),
+                                             f"the document names role {given!r}, the address "
+                                             f"{name!r}", None, "shape")])
+    role = model.roles.get(name)
+    if role is not None and not is_stored(role.source.file):
+        raise MetadataConflict(f"role {name!r} is declared in {role.source.file}; change it there "
+                               "(the metadata API changes only roles it stored)")
+    return Edit("role", name, body)
+
+
 def relative_errors(errors: list[MetadataError], edit: Edit) -> list[MetadataError]:
     """Errors in the edited document, with paths relative to the request's content."""
     out = []

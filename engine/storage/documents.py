@@ -26,7 +26,7 @@ from engine.spec.loader import SpecDocument
 #: The system table holding API-made metadata documents.
 METADATA_TABLE = "loom_metadata"
 #: Document kinds the metadata API stores.
-STORED_KINDS = ("entity", "extends")
+STORED_KINDS = ("entity", "extends", "role")
 #: Prefix of a stored document's ``file`` in errors and sources: ``db:extends/deal``.
 FILE_PREFIX = "db:"
 
@@ -39,7 +39,7 @@ def metadata_table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table(
         METADATA_TABLE, metadata,
         sa.Column("id", _ID_TYPE, primary_key=True, autoincrement=True),
-        # "<kind>/<entity>": one entity document or one extension per entity.
+        # "<kind>/<name>": one entity document or one extension per entity, one per role.
         sa.Column("name", sa.String(150), nullable=False, unique=True),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("body", sa.JSON(), nullable=False),

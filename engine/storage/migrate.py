@@ -94,6 +94,7 @@ from engine.storage.plan import (
 )
 from engine.storage.steps import Runner
 from engine.storage.tables import build_tables
+from engine.storage import revisions
 from engine.storage.versions import lock_versions, record_version
 
 __all__ = ["ArchiveNotFound", "MigrationError", "MigrationRefused", "Plan", "Step",
@@ -235,6 +236,10 @@ def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, 
         run_steps(runner, fresh, allow_destructive)
         if not fresh.is_empty or fresh.changes_version:
             record_version(conn, model, fresh.text(), actor)
+        # A label or role edited in a file changes no table, but every process must
+        # reload it: a new revision row is what they watch (engine.storage.revisions).
+        if model.revision and revisions.latest_revision(conn) != model.revision:
+            revisions.record_revision(conn, model, author=actor, origin=revisions.ORIGIN_FILES)
     for step in fresh.steps:
         step.run = None
     return fresh

@@ -144,11 +144,14 @@ def system_tables(metadata: sa.MetaData) -> None:
 
 
 def _metadata_documents_table(metadata: sa.MetaData) -> None:
-    """``loom_metadata``: documents made by the metadata API (see engine.storage.documents)."""
-    # Imported here: that module imports engine.spec, which must not load with this one.
+    """``loom_metadata``: documents made by the metadata API (see engine.storage.documents),
+    and ``loom_revisions``: the history of metadata revisions (engine.storage.revisions)."""
+    # Imported here: those modules import engine.spec, which must not load with this one.
     from engine.storage.documents import metadata_table
+    from engine.storage.revisions import revisions_table
 
     metadata_table(metadata)
+    revisions_table(metadata)
 
 
 def _account_tables(metadata: sa.MetaData) -> None:

@@ -17,11 +17,16 @@ Each version row keeps the merged entity specs and the presets they used
 with a letter, so the key can't clash), enough to compile the applied model again
 (:func:`recorded_documents`). Rows written before presets were recorded have
 entity specs only.
+
+:func:`stamp` is what running processes compare to decide whether to reload: the
+newest schema version id and the newest metadata revision id
+(:mod:`engine.storage.revisions`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +34,7 @@ import sqlalchemy as sa
 
 from engine.model import thaw
 from engine.model import CompiledModel
+from engine.storage import revisions
 from engine.storage.tables import NAMING_CONVENTION, SCHEMA_VERSIONS, system_tables
 
 #: Key of the presets in a version row's ``specs`` (entity names can't start with ``_``).
@@ -73,6 +79,28 @@ def latest(conn: sa.Connection) -> dict[str, Any] | None:
 def applied_version(conn: sa.Connection) -> str | None:
     row = latest(conn)
     return row["version"] if row else None
+
+
+def stamp(conn: sa.Connection) -> tuple[int | None, int | None]:
+    """(newest schema version id, newest revision id): what a process reloads on.
+
+    Two indexed max() reads in one statement. A database without
+    ``loom_revisions`` yet (not migrated since it was added) gives ``None`` for it.
+    """
+    q = conn.dialect.identifier_preparer.quote
+    try:
+        # A savepoint inside a transaction: on PostgreSQL a failed statement would
+        # otherwise abort it, and the fallback below could not run.
+        with conn.begin_nested() if conn.in_transaction() else nullcontext():
+            row = conn.exec_driver_sql(
+                f"SELECT (SELECT max(id) FROM {q(SCHEMA_VERSIONS)}), "
+                f"(SELECT max(id) FROM {q(revisions.REVISIONS_TABLE)})").one()
+        return row[0], row[1]
+    except sa.exc.DBAPIError:
+        pass
+    if not sa.inspect(conn).has_table(SCHEMA_VERSIONS):
+        return None, None
+    return conn.exec_driver_sql(f"SELECT max(id) FROM {q(SCHEMA_VERSIONS)}").scalar(), None
 
 
 def ensure_current(conn: sa.Connection, model: CompiledModel) -> None:

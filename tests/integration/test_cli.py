@@ -233,3 +233,18 @@ def test_seeding_twice_is_refused_with_a_message(run):
 def test_scale_must_be_positive(run):
     result = run("seed-demo", "--scale", "-1")
     assert result.exit_code == 2
+
+
+def test_commands_write_through_the_service_with_the_role_policy(run, tmp_path):
+    from engine.access import RolePolicy
+    from engine.cli.common import Context
+
+    meta = tmp_path / "meta"
+    write(meta, "deal.yaml", DEAL)
+    assert run("migrate", metadata=meta).exit_code == 0
+    context = Context(run.db_url, (str(meta),))
+    try:
+        assert isinstance(context.service.policy, RolePolicy)
+        assert context.service.model is context.model
+    finally:
+        context.runtime.close()

@@ -124,11 +124,13 @@ def test_version_is_stable_across_file_order():
     assert first.entity("deal").field_names == second.entity("deal").field_names
 
 
-def test_version_changes_with_a_label():
+def test_a_label_changes_the_revision_but_not_the_schema_version():
     specs = _good_specs()
-    before = _compile(*specs).version
+    before = _compile(*specs)
     specs[0]["label"] = {"en": "Customer", "zh-CN": "客户"}
-    assert _compile(*specs).version != before
+    after = _compile(*specs)
+    assert after.version == before.version
+    assert after.revision != before.revision and len(after.revision) == 16
 
 
 def test_version_changes_with_a_preset():

@@ -9,13 +9,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engine.config import SHIPPED_METADATA, Config, load_model
+from engine.config import SHIPPED_METADATA, Config
 from engine.demo import seed_demo
 from engine.demo.users import DEMO_PASSWORD, create_demo_users
-from engine.records import RecordService
 from engine.storage.db import Database
+from engine.runtime import Runtime
 from engine.storage.migrate import apply_plan
-from engine.storage.tables import build_tables
 
 #: Scale of the demo data in web tests (a few hundred records).
 TEST_SCALE = 0.02
@@ -24,11 +23,10 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|<meta name="csrf-toke
 
 def prepare_crm(db: Database) -> None:
     """Migrate the shipped CRM into ``db``, create the demo users and seed a little data."""
-    model = load_model(Config.from_env(database=db.url), db=db)
-    apply_plan(db, model, actor="tests")
-    tables = build_tables(model)
-    create_demo_users(db, tables)
-    seed_demo(RecordService(db, model, tables), scale=TEST_SCALE, progress=False)
+    rt = Runtime(Config.from_env(database=db.url), db=db)
+    apply_plan(db, rt.model, actor="tests")
+    create_demo_users(db, rt.tables)
+    seed_demo(rt.service, scale=TEST_SCALE, progress=False)
 
 
 def prepare_sqlite_file(path: Path) -> Path:
@@ -77,7 +75,7 @@ def login_client(app, username: str, password: str = DEMO_PASSWORD):
 def token_for(app, username: str) -> str:
     from engine import accounts
 
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return accounts.create_token(rt.db, rt.tables, username, name="tests")
 
 
@@ -98,4 +96,5 @@ class ApiClient:
     def get(self, path, **kw): return self.open("GET", path, **kw)  # noqa: E704
     def post(self, path, **kw): return self.open("POST", path, **kw)  # noqa: E704
     def patch(self, path, **kw): return self.open("PATCH", path, **kw)  # noqa: E704
+    def put(self, path, **kw): return self.open("PUT", path, **kw)  # noqa: E704
     def delete(self, path, **kw): return self.open("DELETE", path, **kw)  # noqa: E704

@@ -42,7 +42,7 @@ def test_a_revoked_token_fails_on_the_next_request_of_the_same_process(any_app):
     api = ApiClient(any_app.test_client(), token)
     assert _create(api, "one") == 201
     assert _create(api, "two") == 201
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     accounts.revoke_token(rt.db, rt.tables, _token_id(token))
     assert _create(api, "three") == 401
     assert api.get("/api/v1/deal").status_code == 401
@@ -53,7 +53,7 @@ def test_a_token_revoked_by_another_instance_fails_at_once(any_app, second_app):
     here = ApiClient(any_app.test_client(), token)
     there = ApiClient(second_app.test_client(), token)
     assert _create(here, "here") == 201 and _create(there, "there") == 201
-    rt = second_app.extensions["loom"].runtime
+    rt = second_app.extensions["loom"].current
     accounts.revoke_token(rt.db, rt.tables, _token_id(token))
     assert _create(here, "after") == 401
     assert _create(there, "after") == 401
@@ -66,7 +66,7 @@ def test_deactivating_the_user_stops_their_token_at_once_in_every_instance(any_a
     there = ApiClient(second_app.test_client(), token)
     assert here.get("/api/v1/deal").status_code == 200
     assert there.get("/api/v1/deal").status_code == 200
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     accounts.deactivate_user(rt.db, rt.tables, "sales1")
     assert here.get("/api/v1/deal").status_code == 401
     assert there.get("/api/v1/deal").status_code == 401

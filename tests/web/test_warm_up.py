@@ -19,9 +19,9 @@ def test_warm_up_runs_once_after_the_first_load_and_changes_nothing(any_app, tmp
     state = warm.extensions["loom"]
     if state.db.dialect == "postgresql":  # the test schema of any_app
         state.attach(any_app.extensions["loom"].db)
-    before = _versions(any_app.extensions["loom"].runtime)
+    before = _versions(any_app.extensions["loom"].current)
     assert state.warmed is None  # nothing before the model is loaded
-    rt = state.runtime
+    rt = state.current
     assert state.warmed is not None and state.warmed.wait(30)
     first = state.warmed
     state.reload()
@@ -32,5 +32,5 @@ def test_warm_up_runs_once_after_the_first_load_and_changes_nothing(any_app, tmp
 
 def test_tests_and_explicit_off_do_not_warm_up(app):
     state = app.extensions["loom"]
-    state.runtime  # noqa: B018 - load the model
+    state.current  # noqa: B018 - load the model
     assert state.warm_up is False and state.warmed is None

@@ -30,7 +30,7 @@ def forget_cached_actors() -> None:
     """Make this process reread everyone's roles and teams at their next request.
 
     Called after a role or team change, so the change acts at once here; other
-    processes reread within ``web.state.ACTOR_CACHE_SECONDS``. A team change can
+    processes reread within ``engine.runtime.ACTOR_CACHE_SECONDS``. A team change can
     reach everyone below the team, so the whole cache goes, not one user's entry.
     """
     loom_state().forget_actors()

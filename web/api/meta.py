@@ -1,4 +1,5 @@
-"""The metadata API, ``/api/v1/meta``: read the compiled model, create entities, add and change fields.
+"""The metadata API, ``/api/v1/meta``: read the compiled model, create entities, add and change
+fields, store roles (``PUT /meta/roles/<name>``).
 
 Every call needs an admin (the compiled model names fields some roles may not see). Every change goes
 through the engine's use cases (:mod:`engine.meta`): validated, planned and applied
@@ -6,7 +7,8 @@ in one transaction, like ``loom plan`` / ``loom migrate`` but planned over the
 tables of the entity it changes only (``loom plan`` compares them all). ``dry_run=true`` returns
 the plan without applying; destructive steps need ``allow_destructive=true``.
 After applying, this process reloads its model at once; other processes notice the
-new applied version at their next check. This module only maps requests and errors.
+new revision at their next check (a label or role change refuses no write). This
+module only maps requests and errors.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from engine.meta import (
     add_field,
     change_field,
     create_entity,
+    put_role,
 )
 from engine.meta.documents import REQUEST_FILE
 from engine.spec import FileSource
@@ -120,7 +123,7 @@ def list_entities():  # noqa: ANN201
              "plural_label": entity.plural_label.get(current), "fields": len(entity.fields),
              "source": entity.source.file}
             for name, entity in model.entities.items()]
-    return {"data": data, "version": model.version}
+    return {"data": data, "version": model.version, "revision": model.revision}
 
 
 def get_entity(name: str):  # noqa: ANN201
@@ -128,7 +131,8 @@ def get_entity(name: str):  # noqa: ANN201
     model = runtime().model
     if not model.has_entity(name):
         abort(404, description=f"unknown entity {name!r}")
-    return {"data": describe_entity(model.entity(name), lang()), "version": model.version}
+    return {"data": describe_entity(model.entity(name), lang()), "version": model.version,
+            "revision": model.revision}
 
 
 def post_entity():  # noqa: ANN201
@@ -143,6 +147,11 @@ def patch_field(name: str, field: str):  # noqa: ANN201
     return _run(change_field, name, field, _body())
 
 
+def put_role_document(name: str):  # noqa: ANN201
+    # Cached actors carry role names only; the grants come from the model reloaded here.
+    return _run(put_role, name, _body())
+
+
 def register(bp: Any) -> None:
     """Add the metadata routes to the API blueprint."""
     bp.add_url_rule("/meta/entities", "meta_entities", list_entities, methods=["GET"])
@@ -152,3 +161,4 @@ def register(bp: Any) -> None:
                     methods=["POST"])
     bp.add_url_rule("/meta/entities/<name>/fields/<field>", "meta_change_field", patch_field,
                     methods=["PATCH"])
+    bp.add_url_rule("/meta/roles/<name>", "meta_put_role", put_role_document, methods=["PUT"])

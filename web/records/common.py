@@ -20,10 +20,10 @@ from engine.records import reading
 from engine.records.errors import PermissionDenied
 from web.auth import current_actor
 from web.forms.widget_base import USERS
-from web.state import Runtime, runtime_for
+from web.state import Snapshot, runtime_for
 
 
-def entity_or_404(rt: Runtime, name: str) -> Entity:
+def entity_or_404(rt: Snapshot, name: str) -> Entity:
     if not rt.model.has_entity(name):
         abort(404, description=f"unknown entity {name!r}")
     return rt.model.entity(name)
@@ -36,7 +36,7 @@ def actor_or_401() -> Actor:
     return actor
 
 
-def readable(entity: str) -> tuple[Runtime, Entity, Actor]:
+def readable(entity: str) -> tuple[Snapshot, Entity, Actor]:
     """The runtime, the entity (404 if unknown) and the actor, who must be allowed to read it."""
     rt = runtime_for(entity)
     ent = entity_or_404(rt, entity)
@@ -46,7 +46,7 @@ def readable(entity: str) -> tuple[Runtime, Entity, Actor]:
     return rt, ent, actor
 
 
-def visibility(rt: Runtime, actor: Actor, entity: str) -> Callable[[str], bool]:
+def visibility(rt: Snapshot, actor: Actor, entity: str) -> Callable[[str], bool]:
     """``visible(name)``: may the actor see this field (or standard column) of ``entity``?"""
     policy = rt.policy
 
@@ -56,7 +56,7 @@ def visibility(rt: Runtime, actor: Actor, entity: str) -> Callable[[str], bool]:
     return visible
 
 
-def expandable(rt: Runtime, actor: Actor, fields: Iterable[Field]) -> tuple[str, ...]:
+def expandable(rt: Snapshot, actor: Actor, fields: Iterable[Field]) -> tuple[str, ...]:
     """Names among ``fields`` the service can expand for ``actor`` (relations it may read, users)."""
     out = []
     for f in fields:
@@ -68,7 +68,7 @@ def expandable(rt: Runtime, actor: Actor, fields: Iterable[Field]) -> tuple[str,
     return tuple(out)
 
 
-def user_labels(rt: Runtime, ids: Iterable[int]) -> dict[int, str]:
+def user_labels(rt: Snapshot, ids: Iterable[int]) -> dict[int, str]:
     """Display names of users by id (any user: names are not secret inside one CRM)."""
     wanted = {i for i in ids if isinstance(i, int)}
     if not wanted:
@@ -81,7 +81,7 @@ def user_labels(rt: Runtime, ids: Iterable[int]) -> dict[int, str]:
 LABEL_CHUNK = 500
 
 
-def labels_for(rt: Runtime, actor: Actor) -> Callable[[str, list[int]], dict[int, str]]:
+def labels_for(rt: Snapshot, actor: Actor) -> Callable[[str, list[int]], dict[int, str]]:
     """``labels(target, ids)`` -> ``{id: display label}`` of the records ``actor`` may read.
 
     ``target`` is an entity or :data:`USERS`; ids the actor can't read are left out.
@@ -113,7 +113,7 @@ def search_url(target: str) -> str:
     return endpoint_url("records.search", entity=target) or f"/r/{target}/search"
 
 
-def active_users(rt: Runtime) -> list[dict[str, Any]]:
+def active_users(rt: Snapshot) -> list[dict[str, Any]]:
     """``[{"id", "label"}]`` of the active users, by label."""
     users = [u for u in accounts.list_users(rt.db, rt.tables) if u.get("active")]
     out = [{"id": u["id"], "label": u.get("display_name") or u["username"],

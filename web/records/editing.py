@@ -58,7 +58,7 @@ from web.records.common import (
     labels_for,
     search_url,
 )
-from web.state import Runtime, runtime
+from web.state import Snapshot, runtime
 
 #: Key of the form cache in ``app.extensions``.
 CACHE_KEY = "loom.forms"
@@ -70,7 +70,7 @@ def _cache() -> FormCache:
     return current_app.extensions.setdefault(CACHE_KEY, FormCache())
 
 
-def form_spec(rt: Runtime, actor: Actor, entity: str) -> FormSpec:
+def form_spec(rt: Snapshot, actor: Actor, entity: str) -> FormSpec:
     """The entity's form for ``actor`` in the current language (cached)."""
     ent = rt.model.entity(entity)
     names = [*ent.field_names, *FORM_STANDARD_FIELDS]
@@ -83,7 +83,7 @@ def _record_url(entity: str, record_id: int) -> str:
             or url_for("records.edit", entity=entity, id=record_id))
 
 
-def _render(rt: Runtime, actor: Actor, spec: FormSpec, form: Any, *, status: int = 200,
+def _render(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, *, status: int = 200,
             record: Mapping[str, Any] | None = None, errors: list[FieldError] = (),
             notice: str = "", notes: Mapping[str, str] | None = None,
             start: Mapping[str, Any] | None = None):
@@ -193,7 +193,7 @@ def edit_record(entity: str, id: int):
     return redirect(_record_url(entity, id))
 
 
-def _conflict(rt: Runtime, actor: Actor, spec: FormSpec, form: Any, entity: str, record_id: int,
+def _conflict(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, entity: str, record_id: int,
               exc: VersionConflict):
     """The form again with the user's values, the current version and what changed."""
     current = rt.service.get(actor, entity, record_id)

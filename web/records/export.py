@@ -29,7 +29,7 @@ from web.i18n import text
 from web.records import bp, filtering
 from web.records.common import expandable, readable, visibility
 from web.records.display import show, type_name
-from web.state import Runtime
+from web.state import Snapshot
 
 #: Most rows one export gives; a larger list must be narrowed first.
 MAX_EXPORT_ROWS = 100_000
@@ -65,7 +65,7 @@ def _defused(shown: str) -> str:
     return "'" + shown if shown.lstrip(" ").startswith(FORMULA_START) else shown
 
 
-def _rows(rt: Runtime, actor: Actor, entity: str, columns: list[Field],
+def _rows(rt: Snapshot, actor: Actor, entity: str, columns: list[Field],
           query: filtering.ListQuery) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)

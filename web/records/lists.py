@@ -40,7 +40,7 @@ from web.records.common import (
     visibility,
 )
 from web.records.display import short, show
-from web.state import Runtime, runtime
+from web.state import Snapshot, runtime
 
 #: Bulk actions the list offers.
 BULK_ACTIONS = ("transfer", "delete")
@@ -59,7 +59,7 @@ def _record_id(text: str) -> int | None:
     return value if 0 < value <= MAX_RECORD_ID else None
 
 
-def _chosen_labels(rt: Runtime, actor: Actor, fields: list[Field],
+def _chosen_labels(rt: Snapshot, actor: Actor, fields: list[Field],
                    values: dict[str, str]) -> dict[str, str]:
     """Labels of the records (or users) chosen in relation filters, by filter parameter.
 

@@ -30,7 +30,7 @@ from web.records.common import (
     visibility,
 )
 from web.records.display import DATETIME_FORMAT, from_json, show
-from web.state import Runtime
+from web.state import Snapshot
 
 #: Records each related list shows before "show all".
 RELATED_ROWS = 5
@@ -53,7 +53,7 @@ def _sections(ent: Entity, visible: Any) -> list[dict[str, Any]]:
     return [s for s in sections if s["fields"]]
 
 
-def _related(rt: Runtime, actor: Actor, ent: Entity, record_id: int) -> list[dict[str, Any]]:
+def _related(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[dict[str, Any]]:
     out = []
     for inverse in ent.inverses:
         other = rt.model.entity(inverse.entity)
@@ -78,7 +78,7 @@ def _related(rt: Runtime, actor: Actor, ent: Entity, record_id: int) -> list[dic
     return out
 
 
-def _lookup(rt: Runtime, actor: Actor, wanted: dict[str, set[int]]) -> Any:
+def _lookup(rt: Snapshot, actor: Actor, wanted: dict[str, set[int]]) -> Any:
     """A ``lookup(kind, id)`` for history values: labels of records and users, fetched once."""
     labels: dict[tuple[str, int], str] = {}
     users = user_labels(rt, wanted.pop("_user", set()))
@@ -117,7 +117,7 @@ def _cause_text(cause: dict[str, Any] | None) -> str | None:
     return (phrase() if phrase else f"{cause['kind']} {name}").strip()
 
 
-def _history(rt: Runtime, actor: Actor, ent: Entity, record_id: int) -> list[dict[str, Any]]:
+def _history(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[dict[str, Any]]:
     entries = rt.service.history(actor, ent.name, record_id)
     wanted: dict[str, set[int]] = {"_user": set()}
     fields: dict[str, Field] = {}

@@ -22,12 +22,12 @@ def test_schema_lists_every_entity_with_its_label(app, login):
     page = login("admin").get("/admin/schema")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for name in app.extensions["loom"].runtime.model.entities:
+    for name in app.extensions["loom"].current.model.entities:
         assert f'data-entity="{name}"' in html
 
 
 def test_entity_page_shows_fields_types_rules_and_relations(app, login):
-    model = app.extensions["loom"].runtime.model
+    model = app.extensions["loom"].current.model
     deal = model.entity("deal")
     html = login("admin").get("/admin/schema/deal").get_data(as_text=True)
     for field in deal.fields:
@@ -41,7 +41,7 @@ def test_entity_page_speaks_the_chosen_language(app, login):
     client = login("admin")
     client.post("/lang", data={"lang": "zh-CN", "csrf_token": form_token(client, "/admin/schema")})
     html = client.get("/admin/schema/deal").get_data(as_text=True)
-    assert app.extensions["loom"].runtime.model.entity("deal").label.get("zh-CN") in html
+    assert app.extensions["loom"].current.model.entity("deal").label.get("zh-CN") in html
 
 
 def test_unknown_entity_is_404(login):
@@ -73,7 +73,7 @@ def test_user_form_without_csrf_token_is_refused_and_creates_nobody(app, login):
     response = client.post("/admin/users", data={"username": "sneaky", "password": "12345678901",
                                                  "lang": "en"})
     assert response.status_code in (400, 422)
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     assert "sneaky" not in {u["username"] for u in accounts.list_users(rt.db, rt.tables)}
 
 
@@ -91,7 +91,7 @@ def test_admin_deactivates_a_user_who_then_cannot_log_in(app, login):
     token = csrf_from(client.get("/admin/users").get_data(as_text=True))
     response = client.post("/admin/users/sales2/deactivate", data={"csrf_token": token})
     assert response.status_code == 302
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     sales2 = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == "sales2")
     assert not sales2["active"]
     refused = app.test_client()
@@ -104,6 +104,6 @@ def test_admin_cannot_deactivate_themselves(app, login):
     client = login("admin")
     token = form_token(client, "/admin/users")
     client.post("/admin/users/admin/deactivate", data={"csrf_token": token})
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == "admin")
     assert admin["active"]

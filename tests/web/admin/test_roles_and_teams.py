@@ -20,12 +20,12 @@ def _admin(app, username="admin"):
 
 
 def _roles(app, username):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return accounts.find_user(rt.db, rt.tables, username)["roles"]
 
 
 def _teams(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return {t["name"]: t for t in accounts.list_teams(rt.db, rt.tables)}
 
 
@@ -94,7 +94,7 @@ def test_revoking_a_role_the_user_lacks_is_refused(app):
 
 
 def test_a_held_role_the_metadata_no_longer_declares_can_be_revoked(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     accounts.grant_role(rt.db, rt.tables, "sales1", "retired")
     client = _admin(app)
     assert 'data-role="retired"' in client.get("/admin/users/sales1").get_data(as_text=True)
@@ -162,7 +162,7 @@ def _routes(app):
 
 
 def _snapshot(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return (accounts.list_users(rt.db, rt.tables), accounts.list_teams(rt.db, rt.tables))
 
 

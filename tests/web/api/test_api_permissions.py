@@ -14,7 +14,7 @@ from tests.web.api.records_support import first_id, records, url
 
 
 def user_ids(app) -> dict[str, int]:
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return {u["username"]: u["id"] for u in accounts.list_users(rt.db, rt.tables)}
 
 

@@ -19,7 +19,7 @@ def test_no_token_a_wrong_token_and_a_revoked_token_are_401(any_app):
     token = token_for(any_app, "sales1")
     api = ApiClient(client, token)
     assert api.get(url("deal")).status_code == 200
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     accounts.revoke_token(rt.db, rt.tables, int(token.split("_")[1]))
     refused = api.post(url("deal"), json={"title": "after revoke"})
     assert refused.status_code == 401

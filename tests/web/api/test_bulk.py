@@ -89,7 +89,7 @@ def test_per_row_mode_stops_at_a_model_change_and_names_the_rows_to_send_again(a
     rows = deal_rows(api, 5, "Midway")
     state = any_app.extensions["loom"]
     state.check_interval = 3600  # this process does not look before the request
-    rt = state.runtime
+    rt = state.current
     create, calls = rt.service.create, []
 
     def create_then_change_model(*args, **kwargs):

@@ -8,7 +8,7 @@ from tests.web.api.records_support import first_id, url
 
 
 def _counts(app, record_id=None):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     audit, outbox = rt.tables.audit, rt.tables.outbox
     with rt.db.read() as conn:
         def rows(table, *where):
@@ -50,7 +50,7 @@ def test_a_create_racing_a_model_change_is_a_503_and_writes_nothing(any_app, any
     assert api.post(url("deal"), json={"title": "Before", "account": account}).status_code == 201
     state = any_app.extensions["loom"]
     state.check_interval = 3600  # this process does not look before the request
-    rt = state.runtime
+    rt = state.current
     table = rt.tables.schema_versions
     with rt.db.write() as conn:
         newest = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()

@@ -41,7 +41,7 @@ def test_admin_creates_an_entity_and_can_use_it_at_once(app, api):
     assert created.status_code == 201, created.json
     assert [s["kind"] for s in created.json["plan"]] == ["add_entity"]
     assert created.json["version"] == applied_version(app)
-    assert app.extensions["loom"].runtime.version == created.json["version"]
+    assert app.extensions["loom"].current.version == created.json["version"]
     record = admin.post("/api/v1/ticket", json={"subject": "printer on fire"})
     assert record.status_code == 201, record.json
 

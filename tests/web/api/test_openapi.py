@@ -115,7 +115,7 @@ def test_the_docs_page_serves_local_swagger_ui_to_a_logged_in_browser(client, lo
 
 
 def test_the_cached_document_follows_the_model_version(app, model_from):
-    shipped = app.extensions["loom"].runtime.model
+    shipped = app.extensions["loom"].current.model
     other = model_from({"entity": "gadget", "label": "Gadget",
                         "fields": [{"name": "name", "type": "string", "required": True}]})
     with app.app_context():

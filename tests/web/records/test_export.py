@@ -14,14 +14,14 @@ from web.records import export
 
 
 def actor(app, username: str):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     user = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == username)
     return accounts.actor_for(rt.db, rt.tables, user["id"])
 
 
 def column(app, header: list[str], entity: str, name: str) -> int:
     """Where field ``name`` is in ``header`` (its label in English or Chinese)."""
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     f = rt.model.entity(entity).field(name) if rt.model.entity(entity).has_field(name) else None
     labels = {f.label.get("en"), f.label.get("zh-CN")} if f else {name}
     found = [i for i, title in enumerate(header) if title in labels]
@@ -39,7 +39,7 @@ def read_csv(response) -> list[list[str]]:
 
 
 def all_ids(app, username: str, entity: str, flt=None, sort=()) -> list[int]:
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     out, after = [], None
     while True:
         page = rt.service.list(actor(app, username), entity, filter=flt, sort=sort, limit=1000,
@@ -78,7 +78,7 @@ def test_hidden_fields_are_not_exported(app, login):
 
 
 def test_numbers_and_dates_are_plain_and_relations_show_names(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     deal = rt.service.list(admin, "deal", limit=1, sort=["id"],
                            filter=[{"field": "amount", "op": "gt", "value": 0}]).rows[0]
@@ -94,7 +94,7 @@ def test_numbers_and_dates_are_plain_and_relations_show_names(app, login):
 
 @pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\")", "+1+2", "-3", "@SUM(A1)"])
 def test_text_a_spreadsheet_would_run_is_defused(app, login, value):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     made = rt.service.create(admin, "account", {"name": value})
     rows = read_csv(login("admin").get("/r/account/export.csv", query_string={"q": value}))

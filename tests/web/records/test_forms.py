@@ -15,7 +15,7 @@ XSS = "<script>alert(1)</script>"
 
 
 def _rt(app):
-    return app.extensions["loom"].runtime
+    return app.extensions["loom"].current
 
 
 def _actor(app, username: str) -> Actor:

@@ -107,7 +107,7 @@ def gadget_app(gadget_template, tmp_path):
 
 
 def _service(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     return rt, Actor.system()
 
 
@@ -140,7 +140,7 @@ def test_an_unknown_widget_name_names_the_known_ones():
 def test_the_form_renders_a_widget_for_every_field_type(gadget_app):
     client = login_client(gadget_app, "boss")
     page = client.get("/r/gadget/new").get_data(as_text=True)
-    model = gadget_app.extensions["loom"].runtime.model
+    model = gadget_app.extensions["loom"].current.model
     for f in model.entity("gadget").fields:
         assert f'data-widget="{f.type.widget}"' in _field_html(page, f.name)
     assert 'type="email"' in _field_html(page, "mail")
@@ -202,7 +202,7 @@ def test_every_widget_posts_a_value_the_service_stores(gadget_app):
     part_a, part_b = _part(gadget_app, "A"), _part(gadget_app, "B")
     client = login_client(gadget_app, "boss")
     token = csrf_from(client.get("/r/gadget/new").get_data(as_text=True))
-    rt = gadget_app.extensions["loom"].runtime
+    rt = gadget_app.extensions["loom"].current
     boss_id = next(u["id"] for u in accounts.list_users(rt.db, rt.tables) if u["username"] == "boss")
     response = client.post("/r/gadget/new", data={
         "csrf_token": token, "name": " Widget ", "notes": "line 1\nline 2", "mail": "a@b.example",

@@ -110,7 +110,7 @@ def test_the_language_is_kept_in_the_users_profile(app, login):
 
     client = login("sales3")
     client.post("/lang", data={"lang": "en", "csrf_token": form_token(client, "/login")})
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     user = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == "sales3")
     assert user["lang"] == "en"
     again = login("sales3").get("/r/deal").get_data(as_text=True)

@@ -16,13 +16,13 @@ def row_ids(response) -> list[int]:
 
 
 def actor(app, username: str):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     user = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == username)
     return accounts.actor_for(rt.db, rt.tables, user["id"])
 
 
 def service_ids(app, username: str, entity: str, **kw) -> list[int]:
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     kw.setdefault("sort", list(rt.model.entity(entity).list_view.get("sort", ())))
     kw.setdefault("limit", 50)
     return [r["id"] for r in rt.service.list(actor(app, username), entity, **kw).rows]
@@ -31,7 +31,7 @@ def service_ids(app, username: str, entity: str, **kw) -> list[int]:
 def test_list_shows_exactly_the_records_in_the_actors_scope(any_app):
     client = login_client(any_app, "sales1")
     shown = row_ids(client.get("/r/deal?per_page=500"))
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     everything = rt.service.list(actor(any_app, "admin"), "deal", limit=1000).rows
     team = {u for u in actor(any_app, "sales1").team_ids}
     assert team, "sales1 belongs to a team"
@@ -74,7 +74,7 @@ def test_number_and_date_ranges_give_the_services_rows(app, login):
 
 
 def test_relation_and_owner_filters_give_the_services_rows(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     some = rt.service.list(actor(app, "admin"), "deal", limit=1).rows[0]
     client = login("admin")
     shown = row_ids(client.get(f"/r/deal?f.account={some['account']}&f.owner={some['owner']}"))
@@ -94,7 +94,7 @@ def _filter_box(page: str, name: str) -> tuple[str, str]:
 
 
 def test_chosen_relation_and_user_filters_show_their_labels(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     deal = rt.service.list(admin, "deal", limit=1).rows[0]
     account = rt.service.get(admin, "account", deal["account"])
@@ -107,7 +107,7 @@ def test_chosen_relation_and_user_filters_show_their_labels(app, login):
 
 
 def test_relation_filter_on_a_record_out_of_scope_shows_no_label(any_app):
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     admin, sales1 = actor(any_app, "admin"), actor(any_app, "sales1")
     some = rt.service.list(admin, "account", limit=1000).rows
     readable = {r["id"] for r in rt.service.list(
@@ -136,14 +136,14 @@ def test_pagination_pages_through_with_the_total(any_app):
     response = client.get("/r/deal?per_page=5&page=3&sort=title")
     shown = row_ids(response)
     assert shown == service_ids(any_app, "admin", "deal", sort=["title"], limit=5, offset=10)
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     total = rt.service.list(actor(any_app, "admin"), "deal", limit=1, with_total=True).total
     shown_total = re.search(r'data-testid="total">\D*(\d+)', response.get_data(as_text=True))
     assert int(shown_total.group(1)) == total
 
 
 def test_quick_search_looks_in_the_display_and_search_fields(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     deal = rt.service.list(actor(app, "sales1"), "deal", limit=1).rows[0]
     word = deal["title"][:2]
     shown = row_ids(login("sales1").get(f"/r/deal?q={word}&per_page=200"))
@@ -167,7 +167,7 @@ def test_htmx_requests_get_the_table_alone(login):
 
 
 def test_relation_cells_show_the_related_label_with_a_link(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     deal = rt.service.list(actor(app, "admin"), "deal", limit=1, sort=["id"],
                            expand=("account",)).rows[0]
     body = login("admin").get("/r/deal?sort=id").get_data(as_text=True)
@@ -182,7 +182,7 @@ def _bulk(client, entity: str, data: dict, *, token: bool = True):
 
 
 def test_bulk_transfer_changes_the_owner_of_every_selected_record(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     ids = [r["id"] for r in rt.service.list(admin, "deal", limit=3, sort=["id"]).rows]
     target = actor(app, "sales2").user_id
@@ -195,7 +195,7 @@ def test_bulk_transfer_changes_the_owner_of_every_selected_record(app, login):
 
 
 def test_bulk_transfer_reports_records_the_actor_may_not_change_and_does_the_rest(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     mine = service_ids(app, "sales1", "deal", limit=2)
     outside = min({r["id"] for r in rt.service.list(admin, "deal", limit=1000).rows} - set(
@@ -211,7 +211,7 @@ def test_bulk_transfer_reports_records_the_actor_may_not_change_and_does_the_res
 
 
 def test_bulk_delete_deletes_the_selected_records(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     # Activities point at nothing that restricts a delete.
     ids = [r["id"] for r in rt.service.list(admin, "activity", limit=2, sort=["id"]).rows]
@@ -222,7 +222,7 @@ def test_bulk_delete_deletes_the_selected_records(app, login):
 
 
 def test_bulk_without_a_csrf_token_is_refused(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     ids = [r["id"] for r in rt.service.list(admin, "activity", limit=2).rows]
     response = _bulk(login("admin"), "activity", {"action": "delete", "ids": ids}, token=False)

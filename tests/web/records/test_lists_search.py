@@ -8,7 +8,7 @@ from tests.web.support import login_client
 
 
 def test_record_search_returns_only_records_the_actor_may_read(any_app):
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     client = login_client(any_app, "sales1")
     found = client.get("/r/account/search?q=&limit=100").get_json()
     mine = rt.service.list(actor(any_app, "sales1"), "account", limit=100, sort=["name"]).rows
@@ -24,7 +24,7 @@ def test_record_search_returns_only_records_the_actor_may_read(any_app):
 
 
 def test_record_search_matches_the_display_field_and_honours_the_limit(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     deal = rt.service.list(actor(app, "admin"), "deal", limit=1).rows[0]
     found = login("admin").get(f"/r/deal/search?q={deal['title']}").get_json()
     assert {"id": deal["id"], "label": deal["title"]} in found
@@ -37,7 +37,7 @@ def test_record_search_of_an_unreadable_entity_is_forbidden(login):
 
 
 def test_user_search_lists_active_users_by_name(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     accounts.deactivate_user(rt.db, rt.tables, "sales8")
     users = {u["username"]: u for u in accounts.list_users(rt.db, rt.tables)}
     found = login("sales1").get("/r/_users/search?q=sales").get_json()

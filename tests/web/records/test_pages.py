@@ -17,7 +17,7 @@ def english(client):
 
 
 def test_record_page_shows_the_form_layout_sections_and_values(any_app):
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     admin = actor(any_app, "admin")
     deal = rt.service.list(admin, "deal", limit=1, sort=["id"], expand=("account",)).rows[0]
     client = english(login_client(any_app, "admin"))
@@ -30,7 +30,7 @@ def test_record_page_shows_the_form_layout_sections_and_values(any_app):
 
 
 def test_record_page_lists_related_records_with_a_link_to_the_filtered_list(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     deal = rt.service.list(admin, "deal", limit=1, sort=["id"]).rows[0]
     deals = rt.service.list(admin, "deal", filter=[
@@ -46,7 +46,7 @@ def test_record_page_lists_related_records_with_a_link_to_the_filtered_list(app,
 
 
 def test_record_page_shows_the_change_history_with_labels(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     deal = rt.service.list(admin, "deal", limit=1, sort=["id"],
                            filter=[{"field": "stage", "op": "eq", "value": "lead"}]).rows[0]
@@ -68,7 +68,7 @@ def test_record_page_shows_the_change_history_with_labels(app, login):
 
 
 def test_edit_and_delete_buttons_follow_the_policy(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     account = rt.service.list(actor(app, "sales1"), "account", limit=1).rows[0]
     sales = login("sales1").get(f"/r/account/{account['id']}").get_data(as_text=True)
     assert 'data-testid="edit"' in sales and 'data-testid="delete"' not in sales
@@ -79,7 +79,7 @@ def test_edit_and_delete_buttons_follow_the_policy(app, login):
 
 
 def test_related_lists_of_entities_the_actor_may_not_read_are_left_out(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     account = rt.service.list(actor(app, "service1"), "account", limit=1).rows[0]
     body = login("service1").get(f"/r/account/{account['id']}").get_data(as_text=True)
     assert 'data-related="deal.account"' not in body
@@ -87,7 +87,7 @@ def test_related_lists_of_entities_the_actor_may_not_read_are_left_out(app, logi
 
 
 def test_hidden_fields_are_not_shown(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     campaign = rt.service.list(actor(app, "admin"), "campaign", limit=1).rows[0]
     sales = login("sales1").get(f"/r/campaign/{campaign['id']}").get_data(as_text=True)
     assert 'data-field="budget"' not in sales and 'data-field="cost"' not in sales
@@ -98,7 +98,7 @@ def test_hidden_fields_are_not_shown(app, login):
 
 
 def test_a_record_outside_the_scope_is_not_found(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     theirs = {r["id"] for r in rt.service.list(actor(app, "admin"), "deal", limit=1000).rows}
     theirs -= {r["id"] for r in rt.service.list(actor(app, "sales1"), "deal", limit=1000).rows}
     assert login("sales1").get(f"/r/deal/{min(theirs)}").status_code == 404

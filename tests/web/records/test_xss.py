@@ -74,7 +74,7 @@ def _assert_escaped(body: str) -> None:
 
 
 def test_hostile_values_are_escaped_on_lists_record_pages_history_and_lookups(probe_app):
-    rt = probe_app.extensions["loom"].runtime
+    rt = probe_app.extensions["loom"].current
     system = Actor.system()
     account = rt.service.create(system, "account", {"name": SCRIPT + IMG})
     probe = rt.service.create(system, "xss_probe", {
