@@ -268,7 +268,7 @@ def test_odd_relation_and_user_filter_values_never_break_the_list(app, login):
 
 
 def test_bulk_transfer_is_one_transfer_job_in_the_records_history(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     ids = [r["id"] for r in rt.service.list(admin, "deal", limit=3, sort=["id"]).rows]
     target = actor(app, "sales2").user_id
@@ -279,7 +279,7 @@ def test_bulk_transfer_is_one_transfer_job_in_the_records_history(app, login):
 
 
 def test_bulk_delete_reports_a_restricted_record_and_deletes_the_rest(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     activities = [r["id"] for r in rt.service.list(admin, "activity", limit=2, sort=["id"]).rows]
     # An account with deals can't go (deal.account restricts the delete).

@@ -105,7 +105,7 @@ def test_a_record_outside_the_scope_is_not_found(app, login):
 
 
 def test_history_names_the_workflow_or_import_behind_a_change_in_both_languages(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     deal = rt.service.list(admin, "deal", limit=1, sort=["id"]).rows[0]
     with rt.service.unit(admin, cause=Cause.workflow(4, "Won deal follow-up"), depth=1) as unit:
@@ -125,7 +125,7 @@ def test_history_names_the_workflow_or_import_behind_a_change_in_both_languages(
 
 
 def test_history_of_a_cause_without_a_label_shows_its_id(app, login):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     admin = actor(app, "admin")
     deal = rt.service.list(admin, "deal", limit=1, sort=["id"]).rows[0]
     rt.service.update(admin, "deal", deal["id"], {"next_step": "Merge"}, version=deal["version"],
