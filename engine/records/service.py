@@ -54,7 +54,7 @@ from engine.model import CompiledModel
 from engine.permissions import HIDDEN, WRITE, Actor, AllowAll, PermissionPolicy
 from engine.records import aggregate as grouping
 from engine.records import (audit, autonumber, bulk, cascade, expansion, fastinsert, integrity,
-                            outbox, reading)
+                            outbox, reading, rights)
 from engine.records.errors import (FieldError, PermissionDenied, RecordNotFound, ValidationFailed,
                                    VersionConflict, text)
 from engine.records.plan import EntityPlan, build_plan
@@ -161,8 +161,8 @@ class RecordService:
 
     def check_scope(self, conn: sa.Connection, actor: Actor, plan: EntityPlan, ids: list[int],
                     action: str) -> None:
-        """The written records must stay within what the actor may see."""
-        scope = self._scope(actor, plan.name)
+        """The written records must stay within what the actor may change."""
+        scope = rights.write_scope(self.policy, actor, plan.name, plan.table)
         if scope is None or not ids:
             return
         seen = conn.execute(sa.select(sa.func.count()).select_from(plan.table)
@@ -328,6 +328,7 @@ class RecordService:
         warnings: list[FieldError] = []
         with self.writing() as conn:
             old = self._current(conn, actor, plan, record_id, version)
+            rights.check(self.policy, actor, entity, "update", old)
             record, changes = validate_update(plan, old, values, denied=denied, errors=errors,
                                               warnings=warnings)
             self.check_integrity(conn, actor, plan, [record], errors, exclude_id=record_id,
@@ -373,6 +374,7 @@ class RecordService:
         with self.writing() as conn:
             cascade.lock(conn, plan, record_id)
             old = self._current(conn, actor, plan, record_id, version)
+            rights.check(self.policy, actor, entity, "delete", old)
             cascade.delete(self, conn, actor, plan, old)
 
     def bulk_create(self, actor: Actor, entity: str, rows: list[dict[str, Any]], *,
@@ -448,7 +450,8 @@ class RecordService:
     def _expansions(self, actor: Actor, plan: EntityPlan, names: Any,
                     hidden: set[str]) -> list[expansion.Expansion]:
         return expansion.expansions(plan, names, hidden, self.tables.users,
-                                    lambda entity: self.policy.can(actor, entity, "read"))
+                                    lambda entity: self.policy.can(actor, entity, "read"),
+                                    rights.read_through(self.policy, actor, plan.name))
 
     def _expand(self, conn: sa.Connection, actor: Actor, records: list[dict[str, Any]],
                 wanted: list[expansion.Expansion]) -> None:
