@@ -211,3 +211,58 @@ def test_a_probability_set_in_the_same_change_wins_and_other_changes_keep_it(wor
     moved = svc.update(manager, "deal", deal["id"], {"stage": "qualified", "probability": "60"},
                        version=3)
     assert moved["probability"] == 25
+
+
+# -- conditions in cascades ----------------------------------------------------------
+
+FOLDER = {"entity": "folder", "label": "Folder", "fields": [{"name": "name", "type": "string"}]}
+NOTE = {"entity": "note", "label": "Note", "fields": [
+    {"name": "text", "type": "string"}, {"name": "locked", "type": "boolean"},
+    {"name": "folder", "type": "relation", "target": "folder", "on_delete": "cascade"}]}
+TICKET = {"entity": "ticket", "label": "Ticket", "fields": [
+    {"name": "status", "type": "select", "options": [{"value": "open"}, {"value": "closed"}]},
+    {"name": "folder", "type": "relation", "target": "folder", "on_delete": "set_null"}]}
+CLERK = {"role": "clerk", "label": "Clerk", "entities": {
+    "folder": {"actions": ["read", "delete"], "scope": "all"},
+    "note": {"actions": ["read", "delete"], "scope": "all",
+             "conditions": {"delete": "!locked"}},
+    "ticket": {"actions": ["read", "update"], "scope": "all",
+               "conditions": {"update": "status != 'closed'"}}}}
+
+
+@pytest.fixture
+def filing(database):
+    from engine.accounts import create_user
+    from tests.conftest import compile_specs
+
+    model = compile_specs(FOLDER, NOTE, TICKET, CLERK)
+    apply_plan(database, model, actor="test")
+    tables = build_tables(model)
+    clerk = actor_for(database, tables, create_user(database, tables, "clerk", roles=("clerk",)))
+    return RecordService(database, model, tables, RolePolicy(model, tables)), clerk
+
+
+def test_a_cascade_is_refused_when_a_dependent_fails_its_condition(filing):
+    svc, clerk = filing
+    folder = svc.create(SYSTEM, "folder", {"name": "F"})["id"]
+    locked = svc.create(SYSTEM, "note", {"text": "keep", "locked": True, "folder": folder})["id"]
+    with pytest.raises(PermissionDenied, match=r"delete note records.*only when !locked.*"
+                                               r"deleting folder"):
+        svc.delete(clerk, "folder", folder)
+    assert svc.get(SYSTEM, "note", locked)["folder"] == folder
+    svc.update(SYSTEM, "note", locked, {"locked": False}, version=None)
+    svc.delete(clerk, "folder", folder)
+    with pytest.raises(RecordNotFound):
+        svc.get(SYSTEM, "note", locked)
+
+
+def test_emptying_a_closed_ticket_is_refused_by_its_update_condition(filing):
+    svc, clerk = filing
+    folder = svc.create(SYSTEM, "folder", {"name": "F"})["id"]
+    ticket = svc.create(SYSTEM, "ticket", {"status": "closed", "folder": folder})["id"]
+    with pytest.raises(PermissionDenied, match="only when status != 'closed'"):
+        svc.delete(clerk, "folder", folder)
+    assert svc.get(SYSTEM, "ticket", ticket)["folder"] == folder
+    svc.update(SYSTEM, "ticket", ticket, {"status": "open"}, version=None)
+    svc.delete(clerk, "folder", folder)
+    assert svc.get(SYSTEM, "ticket", ticket)["folder"] is None
