@@ -81,16 +81,19 @@ def expand(conn: sa.Connection, records: list[dict[str, Any]], wanted: Iterable[
             found = (reading.related(conn, target, ids, scope(x.entity), hidden(target))
                      if x.readable else {})
             if x.through and len(found) < len(ids):
-                found.update(_names(conn, target, ids - set(found), hidden(target)))
+                found.update(names(conn, target, ids - set(found), hidden(target)))
         for r in records:
             value = r.get(x.name)
             r.setdefault("_expand", {})[x.name] = (
                 [found[i] for i in value or () if i in found] if x.many else found.get(value))
 
 
-def _names(conn: sa.Connection, target: EntityPlan, ids: set[int],
-           hidden: set[str]) -> dict[int, dict[str, Any]]:
-    """``{id: {"id", "_display", "_name_only"}}`` of records read through a relation."""
+def names(conn: sa.Connection, target: EntityPlan, ids: Iterable[int],
+          hidden: set[str]) -> dict[int, dict[str, Any]]:
+    """``{id: {"id", "_display", "_name_only"}}`` of records read through a relation.
+
+    No scope: the caller has checked that the ids come from a record the actor may read.
+    """
     display = target.entity.display_field
     if display in hidden:
         return {}
