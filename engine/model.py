@@ -145,6 +145,8 @@ class Field:
     read_only: bool = False
     default: Any = None
     default_expr: "Expression | None" = None
+    # fields whose change recomputes ``default_expr`` on update (``default: {expr, follows}``)
+    follows: tuple[str, ...] = ()
     min: Any = None
     max: Any = None
     min_length: int | None = None
@@ -275,16 +277,36 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class PoolGrant:
+    """Records without an owner that sit in a pool the role may read are visible (read only).
+
+    ``field`` is the entity's relation to the pool entity ``target``; ``roles``, when
+    given, a multiselect of the pool naming the roles it is open to (empty: every role).
+    """
+
+    field: str
+    target: str
+    roles: str | None = None
+
+
+@dataclass(frozen=True)
 class EntityGrant:
     """What a role may do with one entity: actions, the rows it sees, field access.
 
     ``scope`` is ``own``, ``team``, ``team_tree`` or ``all``; ``fields`` maps a field
     (or standard column) to ``read`` or ``hidden``; unlisted fields are writable.
+    ``pool`` adds the unowned records of the pools the role may read (read only);
+    ``read_through`` names relations whose targets' display names may be read through
+    a record of this entity; ``conditions`` maps ``update`` / ``delete`` to a CEL
+    condition the stored record must satisfy.
     """
 
     actions: frozenset[str]
     scope: str = "own"
     fields: Mapping[str, str] = dc_field(default_factory=lambda: EMPTY)
+    pool: PoolGrant | None = None
+    read_through: frozenset[str] = frozenset()
+    conditions: Mapping[str, "Expression"] = dc_field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)

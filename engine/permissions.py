@@ -14,6 +14,8 @@ The record service consults a :class:`PermissionPolicy` on every call path:
 
 :class:`AllowAll` is the default. The role-based policy declared in metadata is
 :class:`engine.access.RolePolicy`; it plugs in here without changing the record service.
+A policy may answer more about single records (write scope, conditions, names read
+through a relation): see :mod:`engine.records.rights`.
 
 This module holds no state and must not touch the database or Flask; a policy only
 builds SQL expressions for the service to run.

@@ -4,7 +4,16 @@
 - ``scope``: the rows any role granting ``read`` lets the actor see, OR-ed
   (``own``: owner is the actor; ``team``: owner is the actor or a member of the
   actor's teams; ``team_tree``: the same over the teams the actor belongs to or
-  manages and every team below them; ``all``: no condition);
+  manages and every team below them; ``all``: no condition), plus, for a grant with
+  a ``pool``, the records without an owner whose pool the actor may read and is open
+  to one of the actor's roles;
+- ``write_scope``: the same without the pools: the rows the actor may change, and
+  where a written record must land (records in a pool are read only here);
+- ``refusal``: why the actor may not update or delete one stored record (an owner-less
+  record needs a grant with scope ``all``; a grant's ``conditions`` must hold on it:
+  an unknown result, a null field the condition needs, does not hold);
+- ``read_through``: the relations whose targets' display names the actor may read
+  through a record of the entity;
 - ``field_access``: the most open access among the roles that grant the entity
   (unlisted fields are ``write`` for a role that may create or update, ``read`` for
   a read-only role), so a read-only role never widens what another role may write.
@@ -15,11 +24,14 @@ may do nothing. Pure apart from building SQL expressions: no queries, no Flask.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
-from engine.model import CompiledModel, EntityGrant
+from engine.fields.standard import STANDARD_FIELDS
+from engine.model import CompiledModel, EntityGrant, PoolGrant
 from engine.permissions import FIELD_ACCESS, HIDDEN, READ, WRITE, Actor
 from engine.storage.tables import ModelTables
 
@@ -84,6 +96,17 @@ class RolePolicy:
         return grants is None or any(action in g.actions for g in grants)
 
     def scope(self, actor: Actor, entity: str, table: sa.Table) -> sa.ColumnElement[bool] | None:
+        owned = self.write_scope(actor, entity, table)
+        grants = self.grants(actor, entity)
+        if owned is None or grants is None:
+            return owned
+        pools = [self._pooled(actor, g.pool, table) for g in grants
+                 if g.pool is not None and "read" in g.actions]
+        return sa.or_(owned, *pools) if pools else owned
+
+    def write_scope(self, actor: Actor, entity: str,
+                    table: sa.Table) -> sa.ColumnElement[bool] | None:
+        """The rows the actor may change: :meth:`scope` without the pools."""
         grants = self.grants(actor, entity)
         if grants is None:
             return None
@@ -96,6 +119,53 @@ class RolePolicy:
         widest = max(scopes, key=SCOPES.index)
         return self._rows(actor, table, widest)
 
+    def refusal(self, actor: Actor, entity: str, action: str,
+                record: Mapping[str, Any]) -> str | None:
+        """Why ``actor`` may not ``action`` (update, delete) the stored ``record``, or None.
+
+        Some grant giving the action must take the record: an owner-less record (one in
+        a public pool) only a grant with scope ``all``, and the grant's condition for the
+        action, if any, must hold on the record (unknown does not hold).
+        """
+        grants = self.grants(actor, entity)
+        if grants is None:
+            return None
+        acting = [g for g in grants if action in g.actions]
+        pooled = record.get("owner") is None
+        failed = []
+        for g in acting:
+            if pooled and g.scope != "all":
+                continue
+            condition = g.conditions.get(action)
+            if condition is None or condition.holds(self._bindings(entity, condition, record)):
+                return None
+            failed.append(condition.source)
+        if failed:
+            return " like this one (your role allows it only when " + " or ".join(failed) + ")"
+        if pooled and acting:
+            return " without an owner (records in a public pool are read only for you)"
+        return ""
+
+    def condition_names(self, actor: Actor, entity: str, action: str) -> frozenset[str]:
+        """The fields :meth:`refusal` reads for ``action`` (``owner`` and its conditions')."""
+        grants = self.grants(actor, entity)
+        if grants is None:
+            return frozenset()
+        names = {"owner"}
+        for g in grants:
+            condition = g.conditions.get(action)
+            if condition is not None:
+                names |= condition.variables
+        return frozenset(names)
+
+    def read_through(self, actor: Actor, entity: str) -> frozenset[str]:
+        """Relations of ``entity`` whose targets' display names the actor may read through
+        the records of it they may read (admins read the targets themselves)."""
+        grants = self.grants(actor, entity)
+        if grants is None:
+            return frozenset()
+        return frozenset(n for g in grants if "read" in g.actions for n in g.read_through)
+
     def field_access(self, actor: Actor, entity: str, field: str) -> str:
         grants = self.grants(actor, entity)
         if grants is None:
@@ -105,6 +175,37 @@ class RolePolicy:
         return min((_level(g, field) for g in grants), key=_OPENNESS.__getitem__)
 
     # -- helpers -------------------------------------------------------------
+    def _pooled(self, actor: Actor, pool: PoolGrant, table: sa.Table) -> sa.ColumnElement[bool]:
+        """Owner-less rows of ``table`` in a pool the actor may read and is open to them."""
+        if not self.can(actor, pool.target, "read"):
+            return sa.false()
+        pools = self.tables.entity(pool.target)
+        # The pool's own record scope, without pools of its own (no recursion).
+        where = [c for c in (self.write_scope(actor, pool.target, pools),) if c is not None]
+        if pool.roles is not None:
+            listed = pools.c[pool.roles]
+            text = sa.cast(listed, sa.Text)
+            # An empty list (stored as SQL NULL, JSON null or []) opens the pool to every role.
+            where.append(sa.or_(listed.is_(None), text.in_(("null", "[]")),
+                                *(text.contains(json.dumps(r), autoescape=True)
+                                  for r in sorted(actor.roles))))
+        return sa.and_(table.c.owner.is_(None),
+                       table.c[pool.field].in_(sa.select(pools.c.id).where(*where)))
+
+    def _bindings(self, entity: str, condition: Any, record: Mapping[str, Any]) -> dict[str, Any]:
+        """CEL variables of ``record`` that ``condition`` reads; nulls left unbound."""
+        fields = self.model.entity(entity)
+        out = {}
+        for name in condition.variables:
+            value = record.get(name)
+            if value is None:
+                continue
+            f = fields.field(name) if fields.has_field(name) else STANDARD_FIELDS.get(name)
+            if f is not None:
+                value = f.type.to_cel(f, value)
+            out[name] = value
+        return out
+
     def _rows(self, actor: Actor, table: sa.Table, scope: str) -> sa.ColumnElement[bool]:
         """Rows of ``table`` in ``scope`` (own < team < team_tree, each containing the last)."""
         if actor.user_id is None:

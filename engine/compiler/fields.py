@@ -232,11 +232,36 @@ def field_expressions(d: FieldDraft, env: Environment, errors: list[MetadataErro
         changes["default_expr"] = d.item.compile(env, default["expr"], f.type.cel_type(f), errors,
                                                  *sub, *(("expr",) if sub == ("default",) else ()),
                                                  note=note)
+        changes["follows"] = _follows(d, default.get("follows"), env, errors)
     d.field = dataclasses.replace(f, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: Keys of a computed default: ``{expr: CEL}``, optionally ``follows: [field, ...]``.
+EXPR_DEFAULT_KEYS = frozenset({"expr", "follows"})
+
+
 def _is_expr(default: Any) -> bool:
-    return isinstance(default, dict) and set(default) == {"expr"}
+    return isinstance(default, dict) and "expr" in default and set(default) <= EXPR_DEFAULT_KEYS
+
+
+def _follows(d: FieldDraft, names: Any, env: Environment,
+             errors: list[MetadataError]) -> tuple[str, ...] | None:
+    """The fields a computed default follows (recomputed on update when one changes)."""
+    if names is None:
+        return None
+    sub, note = d.where("default")
+    path = (*sub, "follows") if sub == ("default",) else sub
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        errors.append(d.item.error(f"follows must be a list of field names{note}", *path))
+        return None
+    known = set(env.variables) - {d.field.name}
+    for i, name in enumerate(names):
+        if name not in known:
+            errors.append(d.item.error(
+                f"follows names unknown field {name!r}{suggest(name, known)}{note}; known: "
+                f"{', '.join(sorted(known))}", *path, *((i,) if sub == ("default",) else ()),
+                code="reference"))
+    return tuple(dict.fromkeys(names))
 
 
 def field_default(d: FieldDraft, errors: list[MetadataError]) -> None:

@@ -2,8 +2,13 @@
 
 The metaschema already refused unknown keys, actions, scopes and access levels;
 here every reference is checked against the compiled entities: an unknown entity,
-an unknown field (standard columns are allowed) and a role declared twice are
-errors with file, JSON path and line. Roles are not part of the model version.
+an unknown field (standard columns are allowed), a ``pool`` whose field is not a
+relation or whose ``roles`` is not a list of strings of the pool, a ``read_through``
+name that is not a relation, a ``conditions`` expression that does not compile to a
+bool against the entity's fields (or is given for an action the grant lacks), and a
+role declared twice are errors with file, JSON path and line. The role's ``default``
+grant names no entity, so it takes none of ``pool``, ``read_through`` or
+``conditions``. Roles are not part of the model version.
 
 Pure: no database, no Flask.
 """
@@ -14,13 +19,19 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from engine.model import STANDARD_COLUMNS, Entity, EntityGrant, Role, Source, Text
+from engine.compiler.fields import STANDARD_VARIABLES
+from engine.model import STANDARD_COLUMNS, Entity, EntityGrant, PoolGrant, Role, Source, Text
+from engine.rules import Environment, Expression, ExpressionError
 from engine.spec.errors import MetadataError
 from engine.spec.loader import SpecDocument
 from engine.spec.metaschema import suggest
 
 #: Scope of a grant that names none: the actor's own records only.
 DEFAULT_SCOPE = "own"
+#: Grant keys that speak of one entity's fields, so not allowed in a role's ``default``.
+ENTITY_ONLY_KEYS = ("pool", "read_through", "conditions")
+#: CEL type of a field listing role names (a multiselect), for ``pool.roles``.
+ROLE_LIST_TYPE = "list(string)"
 
 
 def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
@@ -40,6 +51,10 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
             continue
         before = len(errors)
         default = doc.data.get("default")
+        for key in ENTITY_ONLY_KEYS:
+            if default is not None and key in default:
+                errors.append(doc.error(("default", key), f"{key!r} speaks of one entity's fields:"
+                                        " give it under 'entities', not in 'default'", "key"))
         grants = {}
         for entity, data in doc.data.get("entities", {}).items():
             path = ("entities", entity)
@@ -49,8 +64,13 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                                             f"{suggest(entity, declared)}; known: "
                                             f"{', '.join(sorted(declared)) or 'none'}", "reference"))
                 continue
-            _check_fields(doc, path, entities.get(entity), data, errors)
-            grants[entity] = _grant(data)
+            target = entities.get(entity)
+            _check_fields(doc, path, target, data, errors)
+            if target is None:  # declared but refused: stay quiet about the rest
+                continue
+            grants[entity] = _grant(data, pool=_pool(doc, path, target, entities, data, errors),
+                                    read_through=_read_through(doc, path, target, data, errors),
+                                    conditions=_conditions(doc, path, target, data, errors))
         if len(errors) > before:
             continue
         roles[name] = Role(
@@ -75,7 +95,84 @@ def _check_fields(doc: SpecDocument, path: tuple[str, ...], entity: Entity | Non
                                     "reference"))
 
 
-def _grant(data: dict[str, Any]) -> EntityGrant:
+def _pool(doc: SpecDocument, path: tuple[str, ...], entity: Entity, entities: Mapping[str, Entity],
+          data: dict[str, Any], errors: list[MetadataError]) -> PoolGrant | None:
+    """``pool: {field, roles}``: a stored relation to the pool entity and its role list."""
+    spec = data.get("pool")
+    if spec is None:
+        return None
+    name, where = spec["field"], path + ("pool",)
+    relations = {f.name: f for f in entity.fields if f.target is not None and f.stored}
+    if name not in relations:
+        errors.append(doc.error(where + ("field",), f"pool field {name!r} is not a relation of "
+                                f"entity {entity.name!r}{suggest(name, set(relations))}; known: "
+                                f"{', '.join(sorted(relations)) or 'none'}", "reference"))
+        return None
+    target = relations[name].target
+    pool = entities.get(target or "")
+    if pool is None:  # the target's own error is reported
+        return None
+    roles = spec.get("roles")
+    if roles is not None:
+        lists = {f.name for f in pool.fields
+                 if f.stored and f.type.cel_type(f) == ROLE_LIST_TYPE}
+        if roles not in lists:
+            errors.append(doc.error(where + ("roles",), f"pool roles {roles!r} is not a stored "
+                                    f"list of strings (a multiselect) of entity {pool.name!r}"
+                                    f"{suggest(roles, lists)}; known: "
+                                    f"{', '.join(sorted(lists)) or 'none'}", "reference"))
+            return None
+    if "read" not in data.get("actions", ()):
+        errors.append(doc.error(where, "a pool grant needs the action 'read'", "invalid"))
+        return None
+    return PoolGrant(field=name, target=pool.name, roles=roles)
+
+
+def _read_through(doc: SpecDocument, path: tuple[str, ...], entity: Entity, data: dict[str, Any],
+                  errors: list[MetadataError]) -> frozenset[str]:
+    """``read_through: [relation, ...]``: relations (one or many) of the entity."""
+    names = data.get("read_through", ())
+    relations = {f.name for f in entity.fields if f.target is not None}
+    for i, name in enumerate(names):
+        if name not in relations:
+            errors.append(doc.error(path + ("read_through", i), f"{name!r} is not a relation of "
+                                    f"entity {entity.name!r}{suggest(name, relations)}; known: "
+                                    f"{', '.join(sorted(relations)) or 'none'}", "reference"))
+    return frozenset(names)
+
+
+def environment(entity: Entity) -> Environment:
+    """The CEL environment of ``entity``'s records (fields and standard columns)."""
+    variables: dict[str, str] = dict(STANDARD_VARIABLES)
+    variables.update({f.name: f.type.cel_type(f) for f in entity.fields})
+    return Environment(variables)
+
+
+def _conditions(doc: SpecDocument, path: tuple[str, ...], entity: Entity, data: dict[str, Any],
+                errors: list[MetadataError]) -> dict[str, Expression]:
+    """``conditions: {update|delete: CEL}`` typed as bool against the entity's fields."""
+    specs = data.get("conditions") or {}
+    out: dict[str, Expression] = {}
+    env = environment(entity) if specs else None
+    for action, source in specs.items():
+        where = path + ("conditions", action)
+        if action not in data.get("actions", ()):
+            errors.append(doc.error(where, f"a condition for {action!r}, but the grant does not "
+                                    f"give {action!r}", "invalid"))
+            continue
+        try:
+            out[action] = env.compile(source, expect="bool")  # type: ignore[union-attr]
+        except ExpressionError as exc:
+            column = f" (column {exc.column})" if exc.column else ""
+            errors.append(doc.error(where, f"CEL error{column}: {exc.message}", "expression"))
+    return out
+
+
+def _grant(data: dict[str, Any], *, pool: PoolGrant | None = None,
+           read_through: frozenset[str] = frozenset(),
+           conditions: Mapping[str, Expression] | None = None) -> EntityGrant:
     return EntityGrant(actions=frozenset(data.get("actions", ())),
                        scope=data.get("scope", DEFAULT_SCOPE),
-                       fields=MappingProxyType(dict(sorted(data.get("fields", {}).items()))))
+                       fields=MappingProxyType(dict(sorted(data.get("fields", {}).items()))),
+                       pool=pool, read_through=read_through,
+                       conditions=MappingProxyType(dict(sorted((conditions or {}).items()))))

@@ -11,11 +11,13 @@ from engine.demo.context import Demo, money
 from engine.demo.words import CAMPAIGN_NAMES, CHANNELS, CITIES, CITY_WEIGHTS, PRODUCTS
 
 #: The public pools: (name, region or None for the catch-all pool, return after days,
-#: days without deal progress, claim cap, reclaim block days).
+#: days without deal progress, claim cap, reclaim block days, roles it is open to (none:
+#: every role with a pool grant)). The North China pool is the managers' own.
 POOLS = (
-    ({"en": "East China pool", "zh-CN": "华东公海"}, "east", 30, 90, 60, 15),
-    ({"en": "North China pool", "zh-CN": "华北公海"}, "north", 30, 90, 50, 15),
-    ({"en": "National pool", "zh-CN": "全国公海"}, None, 45, 120, 80, 30),
+    ({"en": "East China pool", "zh-CN": "华东公海"}, "east", 30, 90, 60, 15,
+     ["sales", "sales_manager"]),
+    ({"en": "North China pool", "zh-CN": "华北公海"}, "north", 30, 90, 50, 15, ["sales_manager"]),
+    ({"en": "National pool", "zh-CN": "全国公海"}, None, 45, 120, 80, 30, []),
 )
 #: Campaign channel -> (lowest, highest) budget in CNY, and length in days.
 CAMPAIGN_BUDGETS = {
@@ -32,9 +34,9 @@ MONTH_FACTOR = {1: 0.95, 2: 0.7, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.1, 7: 0.95, 8: 0.9
 def seed_pools(demo: Demo) -> list[dict]:
     """The three public pools; accounts refer to them by region."""
     rows = []
-    for name, region, return_days, progress_days, cap, block in POOLS:
+    for name, region, return_days, progress_days, cap, block, roles in POOLS:
         rows.append({"name": name["zh-CN"], "region": region, "return_after_days": return_days,
-                     "no_progress_days": progress_days, "claim_cap": cap,
+                     "no_progress_days": progress_days, "claim_cap": cap, "open_to": roles,
                      "reclaim_block_days": block, "active": True,
                      "description": f"{name['en']}: {name['zh-CN']}", "_region": region})
     return demo.write("customer_pool", rows)

@@ -15,7 +15,8 @@ only. For the record asked for and, recursively, each record deleted with it:
   (``ValidationFailed``, code ``referenced``, one error per relation).
 
 Permissions: the actor must be allowed to ``delete`` (cascade) or ``update`` (set_null)
-every dependent's entity, and every dependent must be in the actor's scope; otherwise
+every dependent's entity, every dependent must be in the actor's write scope and the
+conditions of the actor's role for that action must hold on it; otherwise
 the whole delete is refused with ``PermissionDenied`` naming the dependent entity, and
 nothing is written. Field access is not asked: emptying a relation is a consequence of
 the delete, not input.
@@ -43,7 +44,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import sqlalchemy as sa
 
 from engine.permissions import Actor, PermissionPolicy
-from engine.records import audit, outbox, reading
+from engine.records import audit, outbox, reading, rights
 from engine.records.errors import FieldError, PermissionDenied, ValidationFailed, text
 from engine.records.plan import EntityPlan, Referrer
 from engine.records.validation import complete
@@ -118,7 +119,7 @@ class _Delete:
                 ids: Iterable[int]) -> list[dict[str, Any]]:
         """Rows of ``plan`` whose ``column`` is in ``ids``, locked, with :data:`IN_SCOPE`."""
         table = plan.table
-        scope = self.policy.scope(self.actor, plan.name, table)
+        scope = rights.write_scope(self.policy, self.actor, plan.name, table)
         columns: list[Any] = [table.c[n] for n in names]
         if scope is not None:
             columns.append(sa.case((scope, True), else_=False).label(IN_SCOPE))
@@ -138,6 +139,13 @@ class _Delete:
         if outside:
             raise PermissionDenied(ref.entity, action, " outside your own scope"
                                    + self._why(doing, len(outside)))
+        dep = self.plans[ref.entity]
+        for row in rows:  # each record as stored: the role's condition must hold on it
+            record = {n: dep.from_db_value(dep.fields[n], v) for n, v in row.items()
+                      if n in dep.fields}
+            reason = rights.refusal(self.policy, self.actor, ref.entity, action, record)
+            if reason is not None:
+                raise PermissionDenied(ref.entity, action, reason + self._why(doing, 1))
 
     def _why(self, doing: str, count: int) -> str:
         return f" (deleting {self.root[0]} {self.root[1]} would {doing} {count} of them)"
@@ -208,7 +216,9 @@ class _Delete:
                 dep = self.plans[ref.entity]
                 f = ref.field
                 doomed = self.doomed.get(ref.entity, {})
-                rows = [r for r in self._select(dep, ("id", "version", f.name), dep.table.c[f.name],
+                names = {"id", "version", f.name} | (rights.condition_names(
+                    self.policy, self.actor, ref.entity, "update") & set(dep.table.c.keys()))
+                rows = [r for r in self._select(dep, sorted(names), dep.table.c[f.name],
                                                 records) if r["id"] not in doomed]
                 self._allowed(ref, rows, "update")
                 cleared = self.cleared.setdefault(ref.entity, {})

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from engine.filters import FilterCompiler
 from engine.model import CompiledModel
 from engine.permissions import HIDDEN, WRITE, Actor, PermissionPolicy
-from engine.records import integrity, reading
+from engine.records import integrity, reading, rights
 from engine.records.errors import FieldError, PermissionDenied, ValidationFailed, text
 from engine.records.fastinsert import GuardedCreate
 from engine.records.plan import EntityPlan
@@ -104,8 +104,8 @@ class RecordCore:
 
     def check_scope(self, conn: sa.Connection, actor: Actor, plan: EntityPlan, ids: list[int],
                     action: str) -> None:
-        """The written records must stay within what the actor may see."""
-        scope = self._scope(actor, plan.name)
+        """The written records must stay within what the actor may change."""
+        scope = rights.write_scope(self.policy, actor, plan.name, plan.table)
         if scope is None or not ids:
             return
         seen = conn.execute(sa.select(sa.func.count()).select_from(plan.table)

@@ -5,6 +5,11 @@ plus ``_display`` (a list of them for many-to-many; id, username and display nam
 user columns). It costs one query per expanded field per page, never one per record.
 Which names may be expanded, and what the actor sees of the related records, is given
 by the caller (the service asks the permission policy).
+
+A relation the actor's role may read *through* (``read_through``) expands even where
+the related record is out of the actor's sight: such a record comes as its name only,
+``{"id": 1171, "_display": "...", "_name_only": True}``, never its fields (and not
+at all when its display field is hidden from the actor).
 """
 
 from __future__ import annotations
@@ -20,16 +25,26 @@ from engine.records.errors import PermissionDenied
 from engine.records.plan import EntityPlan
 
 
+#: Marks an expanded record given by name only (see the module docstring).
+NAME_ONLY = "_name_only"
+
+
 @dataclass(frozen=True)
 class Expansion:
     name: str
     entity: str | None  # the related entity; None for a user column
     many: bool
+    readable: bool = True  # the actor may read the related entity's records
+    through: bool = False  # names of related records out of sight are given (read_through)
 
 
 def expansions(plan: EntityPlan, names: Any, hidden: set[str], users: sa.Table,
-               can_read: Callable[[str], bool]) -> list[Expansion]:
-    """The checked expansions of ``names``; FilterError names every one that can't be."""
+               can_read: Callable[[str], bool],
+               through: frozenset[str] = frozenset()) -> list[Expansion]:
+    """The checked expansions of ``names``; FilterError names every one that can't be.
+
+    ``through``: relations whose targets' names the actor may read through this entity.
+    """
     if isinstance(names, str):
         names = (names,)
     out, problems = [], []
@@ -38,9 +53,10 @@ def expansions(plan: EntityPlan, names: Any, hidden: set[str], users: sa.Table,
         if f is None or name in hidden:
             problems.append(f"unknown field {name!r} of {plan.name!r} to expand")
         elif f.target is not None:
-            if not can_read(f.target):
+            readable = can_read(f.target)
+            if not readable and name not in through:
                 raise PermissionDenied(f.target, "read")
-            out.append(Expansion(name, f.target, not f.stored))
+            out.append(Expansion(name, f.target, not f.stored, readable, name in through))
         elif name in plan.table.c and any(fk.column.table is users
                                           for fk in plan.table.c[name].foreign_keys):
             out.append(Expansion(name, None, False))
@@ -62,11 +78,28 @@ def expand(conn: sa.Connection, records: list[dict[str, Any]], wanted: Iterable[
             found = reading.users(conn, users, ids)
         else:
             target = plans[x.entity]
-            found = reading.related(conn, target, ids, scope(x.entity), hidden(target))
+            found = (reading.related(conn, target, ids, scope(x.entity), hidden(target))
+                     if x.readable else {})
+            if x.through and len(found) < len(ids):
+                found.update(names(conn, target, ids - set(found), hidden(target)))
         for r in records:
             value = r.get(x.name)
             r.setdefault("_expand", {})[x.name] = (
                 [found[i] for i in value or () if i in found] if x.many else found.get(value))
+
+
+def names(conn: sa.Connection, target: EntityPlan, ids: Iterable[int],
+          hidden: set[str]) -> dict[int, dict[str, Any]]:
+    """``{id: {"id", "_display", "_name_only"}}`` of records read through a relation.
+
+    No scope: the caller has checked that the ids come from a record the actor may read.
+    """
+    display = target.entity.display_field
+    if display in hidden:
+        return {}
+    shown = {"id", display}
+    rows = reading.related(conn, target, ids, None, [n for n in target.fields if n not in shown])
+    return {i: {"id": i, "_display": r["_display"], NAME_ONLY: True} for i, r in rows.items()}
 
 
 def record_json(plans: Mapping[str, EntityPlan], entity: str, record: Mapping[str, Any]

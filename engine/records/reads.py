@@ -19,7 +19,7 @@ from engine.fields.reference import MAX_ID
 from engine.filters import FilterError, decode_cursor, encode_cursor, keyset_after, order_by
 from engine.permissions import Actor
 from engine.records import aggregate as grouping
-from engine.records import audit, expansion, reading
+from engine.records import audit, expansion, reading, rights
 from engine.records.core import RecordCore
 from engine.records.errors import RecordNotFound
 from engine.records.plan import EntityPlan
@@ -99,7 +99,8 @@ def aggregate(core: RecordCore, actor: Actor, entity: str, *, group_by: Any, met
 def expansions(core: RecordCore, actor: Actor, plan: EntityPlan, names: Any,
                hidden: set[str]) -> list[expansion.Expansion]:
     return expansion.expansions(plan, names, hidden, core.tables.users,
-                                lambda entity: core.policy.can(actor, entity, "read"))
+                                lambda entity: core.policy.can(actor, entity, "read"),
+                                rights.read_through(core.policy, actor, plan.name))
 
 
 def expand_records(core: RecordCore, conn: sa.Connection, actor: Actor,

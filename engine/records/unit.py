@@ -32,7 +32,8 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
-from engine.records import audit, autonumber, bulk, cascade, fastinsert, outbox, reading
+from engine.records import (audit, autonumber, bulk, cascade, fastinsert, outbox, reading,
+                            rights)
 from engine.records.core import RecordCore, integrity_failed
 from engine.records.errors import (FieldError, RecordError, RecordNotFound, ValidationFailed,
                                    VersionConflict, text)
@@ -286,6 +287,7 @@ class Unit:
         warnings: list[FieldError] = []
         conn = self.connection()
         old = self._current(conn, plan, record_id, version)
+        rights.check(core.policy, actor, entity, "update", old)
         record, changes = validate_update(plan, old, values, denied=denied, errors=errors,
                                           warnings=warnings)
         core.check_integrity(conn, actor, plan, [record], errors, exclude_id=record_id,
@@ -322,6 +324,7 @@ class Unit:
         conn = self.connection()
         cascade.lock(conn, plan, record_id)
         old = self._current(conn, plan, record_id, version)
+        rights.check(core.policy, actor, entity, "delete", old)
         now, at = core.now()
         self._emit(conn, at, cascade.delete(conn, core.plans, core.policy, actor, plan, old, now))
 

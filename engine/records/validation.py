@@ -5,7 +5,8 @@ For one record (and for every row of a bulk call) in this order:
 1. input: unknown names, read-only and computed fields and fields the actor may not
    write are refused; values are coerced and checked by their field type (an empty
    string or list counts as no value);
-2. defaults on create: the literal ``default`` or the ``default_expr`` (CEL) result;
+2. defaults on create: the literal ``default`` or the ``default_expr`` (CEL) result; on
+   update, a ``default_expr`` that ``follows`` a changed field is taken again;
 3. formulas, recomputed in dependency order on every write;
 4. ``required`` and ``required_if`` (CEL, on the resulting record; unknown = not required);
    ``read_only_if`` (CEL, on the stored record) on update;
@@ -220,7 +221,8 @@ def validate_update(plan: EntityPlan, old: Mapping[str, Any], values: Any, *,
     """The merged record and its changes ``{name: (old, new)}``; problems go to ``errors``.
 
     ``read_only_if`` is judged on the stored record: once it holds, the field keeps its
-    value until another change makes the condition false.
+    value until another change makes the condition false. A computed default that
+    ``follows`` a changed field is recomputed first (see :func:`_follow`).
     """
     if not _is_record(values):
         errors.append(_error(None, "type", _NOT_A_RECORD, None))
@@ -232,10 +234,32 @@ def validate_update(plan: EntityPlan, old: Mapping[str, Any], values: Any, *,
             if f.name in given and given[f.name] != old.get(f.name) and f.read_only_if.holds(before):
                 errors.append(_error(f.name, "read_only", _READ_ONLY, None))
     record = {**old, **given}
+    followed = _follow(plan, old, given, record, errors)
     complete(plan, record, errors, warnings)
-    names = [*given, *(f.name for f in plan.formulas)]
+    names = [*given, *followed, *(f.name for f in plan.formulas)]
     changes = {n: (old.get(n), record.get(n)) for n in names if record.get(n) != old.get(n)}
     return record, changes
+
+
+def _follow(plan: EntityPlan, old: Mapping[str, Any], given: Mapping[str, Any],
+            record: dict[str, Any], errors: list[FieldError]) -> list[str]:
+    """Recompute the computed defaults that follow a field this update changes.
+
+    A default declared with ``follows`` is taken again (on the merged record) when one
+    of those fields changes, unless the same write changes the value itself: a form that
+    posts the stored value back has not chosen it. Returns the names recomputed.
+    """
+    changed = {n for n, v in given.items() if v != old.get(n)}
+    if not changed:
+        return []
+    out, bound = [], None
+    for f in plan.default_exprs:
+        if not f.follows or f.name in changed or changed.isdisjoint(f.follows):
+            continue
+        bound = bindings(plan, record) if bound is None else bound
+        record[f.name] = _from_cel(f, f.default_expr.evaluate(bound), True, errors, None)
+        out.append(f.name)
+    return out
 
 
 def record_id(entity: str, value: Any) -> int:

@@ -357,3 +357,29 @@ def test_describe_model_is_json(model):
         "account", "contact", "deal"]
     assert described["presets"]["phone_cn"]["pattern"] == r"^1[3-9]\d{9}$"
     assert "contacts" in text
+
+
+def _deal_with_probability(default):
+    return {"entity": "deal", "label": "Deal", "fields": [
+        {"name": "stage", "type": "select", "options": [{"value": "lead"}, {"value": "won"}]},
+        {"name": "probability", "type": "percent", "default": default}]}
+
+
+def test_a_computed_default_compiles_the_fields_it_follows():
+    deal = _deal_with_probability({"expr": "stage == 'won' ? 100.0 : 10.0", "follows": ["stage"]})
+    field = compile_documents(MemorySource(deal).documents([]), []).entity("deal").field(
+        "probability")
+    assert field.follows == ("stage",) and field.default_expr is not None
+
+
+@pytest.mark.parametrize("follows, path", [
+    (["stag"], "$.fields[1].default.follows[0]"),
+    (["probability"], "$.fields[1].default.follows[0]"),
+    ("stage", "$.fields[1].default.follows"),
+])
+def test_a_default_following_an_unknown_field_is_reported_with_its_path(follows, path):
+    deal = _deal_with_probability({"expr": "10.0", "follows": follows})
+    errors: list = []
+    with pytest.raises(MetadataInvalid) as info:
+        compile_documents(MemorySource(deal).documents(errors), errors)
+    assert [e.json_path for e in info.value.errors] == [path]

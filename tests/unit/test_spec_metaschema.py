@@ -94,6 +94,7 @@ def test_every_key_of_the_metaschema_compiles():
              "inverse": {"name": "children", "label": "Children"}},
             {"name": "peers", "type": "many_to_many", "target": "deal",
              "inverse": {"name": "peer_of"}},
+            {"name": "open_to", "type": "multiselect", "options": [{"value": "seller"}]},
             {"name": "number", "type": "autonumber", "format": "D-{YY}{MM}{DD}-{seq:4}"},
             {"name": "weighted", "type": "formula", "expr": "amount * 0.5", "returns": "decimal",
              "precision": 10, "scale": 3},
@@ -110,8 +111,12 @@ def test_every_key_of_the_metaschema_compiles():
                  "indexes": [{"fields": ["account", "stage"]}]}
     role = {"role": "seller", "label": "Seller", "description": "Sells", "admin": False,
             "default": {"actions": ["read"], "scope": "all"},
-            "entities": {"deal": {"actions": ["read", "update"], "scope": "own",
-                                  "fields": {"amount": "read"}}}}
+            "entities": {"deal": {"actions": ["read", "update", "delete"], "scope": "own",
+                                  "fields": {"amount": "read"},
+                                  "pool": {"field": "account", "roles": "open_to"},
+                                  "read_through": ["peers"],
+                                  "conditions": {"update": "stage != 'won'",
+                                                 "delete": "stage != 'won'"}}}}
     used = _keys(presets) | _keys(entity) | _keys(extension) | _keys(role)
     model = compile_documents(MemorySource(presets, entity, extension, role).documents([]), [])
     assert model.entity("deal").rules[0].severity == "warning"

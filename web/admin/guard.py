@@ -14,12 +14,20 @@ from web.auth import current_actor, login_required
 from web.state import loom_state, runtime
 
 
+def may_administer() -> bool:
+    """True when the current actor holds a role with ``admin: true`` (whatever its name).
+
+    The one test for the admin pages and the navigation's Admin link.
+    """
+    return is_admin(runtime().model, current_actor())
+
+
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Log in first (redirect), then 403 unless the actor is an admin."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not is_admin(runtime().model, current_actor()):
+        if not may_administer():
             abort(403, description="this page is for administrators")
         return view(*args, **kwargs)
 

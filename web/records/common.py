@@ -16,10 +16,12 @@ from engine import accounts
 from engine.fields.standard import STANDARD_FIELDS
 from engine.model import Entity, Field
 from engine.permissions import HIDDEN, Actor
-from engine.records import reading
+from engine.records import reading, rights
 from engine.records.errors import PermissionDenied
+from engine.records.names import names_through
 from web.auth import current_actor
 from web.forms.widget_base import USERS
+from web.records.display import NameOnly
 from web.state import Snapshot, runtime_for
 
 
@@ -56,12 +58,15 @@ def visibility(rt: Snapshot, actor: Actor, entity: str) -> Callable[[str], bool]
     return visible
 
 
-def expandable(rt: Snapshot, actor: Actor, fields: Iterable[Field]) -> tuple[str, ...]:
-    """Names among ``fields`` the service can expand for ``actor`` (relations it may read, users)."""
+def expandable(rt: Snapshot, actor: Actor, fields: Iterable[Field],
+               entity: str | None = None) -> tuple[str, ...]:
+    """Names among ``fields`` (of ``entity``) the service can expand for ``actor``: relations
+    it may read or read through (names only), users."""
+    through = rights.read_through(rt.policy, actor, entity) if entity else frozenset()
     out = []
     for f in fields:
         if f.target is not None:
-            if rt.policy.can(actor, f.target, "read"):
+            if f.name in through or rt.policy.can(actor, f.target, "read"):
                 out.append(f.name)
         elif f.type.name == "user" and f.stored:
             out.append(f.name)
@@ -104,6 +109,29 @@ def labels_for(rt: Snapshot, actor: Actor) -> Callable[[str, list[int]], dict[in
         return out
 
     return labels
+
+
+def labels_through(rt: Snapshot, actor: Actor, entity: str, record_id: int,
+                   labels: Callable[[str, list[int]], dict[int, str]]
+                   ) -> Callable[[str, list[int]], dict[int, str]]:
+    """``labels`` completed with the names read through record ``record_id`` of ``entity``
+    (``read_through`` relations): the ids it points or pointed at, as :class:`NameOnly`."""
+    ent = rt.model.entity(entity)
+    fields: dict[str, list[str]] = {}
+    for name in sorted(rights.read_through(rt.policy, actor, entity)):
+        fields.setdefault(ent.field(name).target or "", []).append(name)
+
+    def completed(target: str, ids: list[int]) -> dict[int, str]:
+        out = labels(target, ids)
+        for name in fields.get(target, ()):
+            missing = [i for i in ids if i not in out]
+            if not missing:
+                break
+            found = names_through(rt.service, actor, entity, record_id, name, missing)
+            out.update((i, NameOnly(label or f"#{i}")) for i, label in found.items())
+        return out
+
+    return completed
 
 
 def search_url(target: str) -> str:

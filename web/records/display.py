@@ -29,6 +29,7 @@ from flask_babel import (
 
 from engine.fields.scalar import DEFAULT_CURRENCY
 from engine.model import Field
+from engine.records.expansion import NAME_ONLY
 from web.i18n import text
 
 #: How many characters of a long text (or JSON document) a list cell shows.
@@ -116,18 +117,26 @@ def _multiselect(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
     return Shown(", ".join(_option(field, v).text for v in value or ()))
 
 
+class NameOnly(str):
+    """A related record's label read through another record: shown, but not a link."""
+
+
 def _record_url(entity: str, record_id: int) -> str:
     return url_for("records.detail", entity=entity, id=record_id)
 
 
 def _relation(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
-    label = None
+    label, linked = None, True
     if isinstance(expanded, Mapping):
         label = expanded.get("_display")
+        linked = not expanded.get(NAME_ONLY)
     elif lookup is not None and field.target:
         label = lookup(field.target, value)
+        linked = not isinstance(label, NameOnly)
     if label is None:
         return Shown(f"#{value}")  # not visible to the actor: the id only, no link
+    if not linked:  # named through a record the actor reads; the record itself can't be opened
+        return Shown(label or f"#{value}")
     return Shown(label or f"#{value}", url=_record_url(field.target, value) if field.target else None)
 
 

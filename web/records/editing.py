@@ -56,6 +56,7 @@ from web.records.common import (
     endpoint_url,
     entity_or_404,
     labels_for,
+    labels_through,
     search_url,
 )
 from web.state import Snapshot, runtime
@@ -88,7 +89,10 @@ def _render(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, *, status: in
             notice: str = "", notes: Mapping[str, str] | None = None,
             start: Mapping[str, Any] | None = None):
     code = lang()
-    ctx = WidgetContext(labels_for(rt, actor), search_url, code)
+    labels = labels_for(rt, actor)
+    if record is not None:  # names of parents the actor can't open, read through this record
+        labels = labels_through(rt, actor, spec.entity.name, record["id"], labels)
+    ctx = WidgetContext(labels, search_url, code)
     by_field: dict[str, list[str]] = {}
     top: list[str] = []
     for error in errors:

@@ -71,7 +71,7 @@ def _rows(rt: Snapshot, actor: Actor, entity: str, columns: list[Field],
     writer = csv.writer(out)
     writer.writerow(["id", *(_defused(text(f.label)) for f in columns)])
     yield "\ufeff" + out.getvalue()
-    expand = expandable(rt, actor, columns)
+    expand = expandable(rt, actor, columns, entity)
     after = None
     while True:
         page = rt.service.list(actor, entity, filter=query.filter, sort=query.sort,

@@ -96,12 +96,12 @@ def list_page(entity: str):
     try:
         page = rt.service.list(actor, entity, filter=query.filter, sort=query.sort,
                                limit=query.per_page, offset=query.offset, with_total=True,
-                               expand=expandable(rt, actor, cols))
+                               expand=expandable(rt, actor, cols, entity))
     except FilterError as error:
         problems = list(error.problems)
         page = rt.service.list(actor, entity, sort=list(ent.list_view.get("sort", ())),
                                limit=query.per_page, with_total=True,
-                               expand=expandable(rt, actor, cols))
+                               expand=expandable(rt, actor, cols, entity))
     rows = [{"id": r["id"],
              "cells": [short(show(f, r.get(f.name), r.get("_expand", {}).get(f.name)))
                        for f in cols]}

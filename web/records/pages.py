@@ -20,11 +20,13 @@ from flask_babel import gettext as _
 from engine.filters import kind_of
 from engine.model import Entity, Field
 from engine.permissions import Actor
+from engine.records import rights
 from web.auth import login_required
 from web.records import bp, filtering
 from web.records.common import (
     endpoint_url,
     expandable,
+    labels_through,
     readable,
     user_labels,
     visibility,
@@ -69,7 +71,7 @@ def _related(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[di
         page = rt.service.list(actor, other.name,
                                filter=[{"field": inverse.field, "op": op, "value": record_id}],
                                sort=list(other.list_view.get("sort", ())), limit=RELATED_ROWS,
-                               with_total=True, expand=expandable(rt, actor, cols))
+                               with_total=True, expand=expandable(rt, actor, cols, other.name))
         rows = [{"id": r["id"], "cells": [show(f, r.get(f.name), r.get("_expand", {}).get(f.name))
                                           for f in cols]} for r in page.rows]
         out.append({"name": inverse.name, "label": inverse.label, "entity": other, "columns": cols,
@@ -117,6 +119,20 @@ def _cause_text(cause: dict[str, Any] | None) -> str | None:
     return (phrase() if phrase else f"{cause['kind']} {name}").strip()
 
 
+def _named_through(rt: Snapshot, actor: Actor, ent: Entity, record_id: int,
+                   wanted: dict[str, set[int]], lookup: Any) -> Any:
+    """``lookup`` completed with the names the record's ``read_through`` relations give."""
+    names = labels_through(rt, actor, ent.name, record_id, lambda target, ids: {})
+    extra: dict[tuple[str, int], str] = {}
+    for kind, ids in wanted.items():
+        missing = sorted(i for i in ids if lookup(kind, i) is None)
+        if missing and kind != "_user":
+            extra.update(((kind, i), label) for i, label in names(kind, missing).items())
+    if not extra:
+        return lookup
+    return lambda kind, record_id: lookup(kind, record_id) or extra.get((kind, record_id))
+
+
 def _history(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[dict[str, Any]]:
     entries = rt.service.history(actor, ent.name, record_id)
     wanted: dict[str, set[int]] = {"_user": set()}
@@ -134,7 +150,7 @@ def _history(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[di
             for value in pair:
                 ids = value if isinstance(value, list) else [value]
                 wanted.setdefault(kind, set()).update(i for i in ids if isinstance(i, int))
-    lookup = _lookup(rt, actor, wanted)
+    lookup = _named_through(rt, actor, ent, record_id, wanted, _lookup(rt, actor, dict(wanted)))
     out = []
     for entry in reversed(entries):  # newest first
         changes = []
@@ -159,7 +175,7 @@ def detail(entity: str, id: int):
     shown_fields = [f for s in sections for f in s["fields"]]
     system = [filtering.field_of(ent, n) for n in SYSTEM_COLUMNS if visible(n)]
     record = rt.service.get(actor, entity, id,
-                            expand=expandable(rt, actor, [*shown_fields, *system]))
+                            expand=expandable(rt, actor, [*shown_fields, *system], entity))
     expanded = record.get("_expand", {})
     # A conditional field (``visible_if``) left empty is one the form did not show either.
     for section in sections:
@@ -171,8 +187,9 @@ def detail(entity: str, id: int):
     display = filtering.field_of(ent, ent.display_field)
     title = values.get(ent.display_field) or (show(display, record.get(display.name))
                                               if display is not None else None)
-    can_update = rt.policy.can(actor, entity, "update")
-    can_delete = rt.policy.can(actor, entity, "delete")
+    # Buttons only where the role allows it on this record (a won deal, a pool customer).
+    can_update, can_delete = (rt.policy.can(actor, entity, action) and rights.refusal(
+        rt.policy, actor, entity, action, record) is None for action in ("update", "delete"))
     return render_template(
         "records/detail.html", entity=ent, record=record, sections=sections, values=values,
         system=system, title=(title.text if title else "") or f"#{id}",

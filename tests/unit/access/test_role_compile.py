@@ -87,3 +87,66 @@ def test_role_metaschema_is_published():
     schema = metaschema("role")
     assert schema["required"] == ["role", "label"]
     assert schema["$defs"]["grant"]["properties"]["scope"]["enum"] == ["own", "team", "team_tree", "all"]
+
+
+# -- pools, names read through, conditions ---------------------------------------
+
+POOL = {"entity": "pool", "label": "Pool", "fields": [
+    {"name": "name", "type": "string"}, {"name": "label_text", "type": "string"},
+    {"name": "open_to", "type": "multiselect", "options": [{"value": "sales"}]}]}
+CUSTOMER = {"entity": "customer", "label": "Customer", "fields": [
+    {"name": "name", "type": "string"},
+    {"name": "stage", "type": "select", "options": [{"value": "open"}, {"value": "won"}]},
+    {"name": "pool", "type": "relation", "target": "pool"},
+    {"name": "peers", "type": "many_to_many", "target": "customer"}]}
+
+
+def _role(grant, default=None):
+    role = {"role": "r", "label": "R", "entities": {"customer": grant}}
+    if default is not None:
+        role["default"] = default
+    return role
+
+
+def test_pool_read_through_and_conditions_compile_to_the_grant():
+    grant = _compile(POOL, CUSTOMER, _role({
+        "actions": ["read", "update", "delete"], "pool": {"field": "pool", "roles": "open_to"},
+        "read_through": ["pool", "peers"], "conditions": {"delete": "stage != 'won'"}})
+    ).roles["r"].entities["customer"]
+    assert (grant.pool.field, grant.pool.target, grant.pool.roles) == ("pool", "pool", "open_to")
+    assert grant.read_through == frozenset({"pool", "peers"})
+    condition = grant.conditions["delete"]
+    assert condition.holds({"stage": "open"}) and not condition.holds({"stage": "won"})
+    assert condition.holds({}) is None  # unknown: the policy counts it as not holding
+
+
+@pytest.mark.parametrize("grant, path, words", [
+    ({"actions": ["read"], "pool": {"field": "name"}}, "$.entities.customer.pool.field",
+     "not a relation"),
+    ({"actions": ["read"], "pool": {"field": "pool", "roles": "label_text"}},
+     "$.entities.customer.pool.roles", "not a stored list of strings"),
+    ({"actions": ["update"], "pool": {"field": "pool"}}, "$.entities.customer.pool",
+     "needs the action 'read'"),
+    ({"actions": ["read"], "read_through": ["name"]}, "$.entities.customer.read_through[0]",
+     "'name' is not a relation"),
+    ({"actions": ["read", "delete"], "conditions": {"delete": "stage == 1"}},
+     "$.entities.customer.conditions.delete", "CEL error"),
+    ({"actions": ["read", "delete"], "conditions": {"delete": "stag != 'won'"}},
+     "$.entities.customer.conditions.delete", "CEL error"),
+    ({"actions": ["read", "delete"], "conditions": {"delete": "stage"}},
+     "$.entities.customer.conditions.delete", "expected bool"),
+    ({"actions": ["read"], "conditions": {"update": "stage != 'won'"}},
+     "$.entities.customer.conditions.update", "does not give 'update'"),
+    ({"actions": ["read"], "conditions": {"erase": "true"}},
+     "$.entities.customer.conditions.erase", ""),
+])
+def test_a_bad_pool_name_or_condition_is_reported_with_file_and_path(grant, path, words):
+    errors = _errors(POOL, CUSTOMER, _role(grant))
+    assert [e.json_path for e in errors] == [path]
+    assert words in errors[0].message and errors[0].file
+
+
+def test_entity_only_keys_are_refused_in_the_default_grant():
+    errors = _errors(POOL, CUSTOMER, _role({"actions": ["read"]},
+                                           default={"actions": ["read"], "read_through": ["x"]}))
+    assert [e.json_path for e in errors] == ["$.default.read_through"]

@@ -72,3 +72,33 @@ def test_admin_and_system_are_unrestricted():
         assert policy.can(actor, "deal", "delete") and policy.scope(actor, "deal", table) is None
         assert policy.field_access(actor, "deal", "margin") == WRITE
         assert is_admin(model, actor)
+
+
+def _conditional():
+    careful = {"role": "careful", "label": "C", "entities": {"deal": {
+        "actions": ["read", "update", "delete"], "scope": "own",
+        "conditions": {"delete": "probability < 50", "update": "title != 'frozen'"}}}}
+    bold = {"role": "bold", "label": "B", "entities": {"deal": {
+        "actions": ["read", "delete"], "scope": "all"}}}
+    model = compile_documents(MemorySource(DEAL, careful, bold).documents([]), [])
+    return RolePolicy(model, build_tables(model))
+
+
+def test_a_condition_refuses_a_record_unless_another_role_allows_it():
+    policy = _conditional()
+    careful, both = Actor(1, roles=("careful",)), Actor(1, roles=("bold", "careful"))
+    likely = {"owner": 1, "title": "x", "probability": 80}
+    assert "only when probability < 50" in policy.refusal(careful, "deal", "delete", likely)
+    assert policy.refusal(careful, "deal", "delete", {**likely, "probability": 10}) is None
+    assert policy.refusal(both, "deal", "delete", likely) is None
+    assert policy.refusal(careful, "deal", "update", {**likely, "title": "frozen"})
+    assert policy.condition_names(careful, "deal", "delete") == {"owner", "probability"}
+
+
+def test_an_unknown_condition_refuses_and_an_owner_less_record_needs_scope_all():
+    policy = _conditional()
+    careful, both = Actor(1, roles=("careful",)), Actor(1, roles=("bold", "careful"))
+    assert policy.refusal(careful, "deal", "delete", {"owner": 1, "title": "x"})  # null: unknown
+    assert "public pool" in policy.refusal(careful, "deal", "update", {"owner": None})
+    assert policy.refusal(both, "deal", "delete", {"owner": None}) is None
+    assert policy.refusal(Actor.system(), "deal", "delete", {"owner": None}) is None

@@ -59,11 +59,13 @@ def test_filtering_through_a_relation_ignores_records_out_of_sight(any_api, west
     spec = {"field": "account.name", "op": "eq", "value": "Hidden West Ltd"}
     assert records(sales, "deal", filter=spec) == []
     assert [d["id"] for d in records(any_api("admin"), "deal", filter=spec)] == [deal["id"]]
+    # The role reads the customer's name through its own deal, and nothing else of it.
+    name_only = {"id": account["id"], "_display": "Hidden West Ltd", "_name_only": True}
     expanded = sales.get(url("deal", deal["id"], expand="account")).get_json()
-    assert expanded["_expand"]["account"] is None
+    assert expanded["_expand"]["account"] == name_only
     listed = records(sales, "deal", expand="account",
                      filter={"field": "id", "op": "eq", "value": deal["id"]})
-    assert listed[0]["_expand"]["account"] is None
+    assert listed[0]["_expand"]["account"] == name_only
 
 
 def test_hidden_fields_never_show_and_cannot_be_filtered_sorted_selected_or_expanded(any_api):
@@ -107,3 +109,19 @@ def test_a_salesperson_cannot_write_a_record_out_of_their_own_sight(app, api):
     assert response.status_code in (403, 422), response.get_json()
     assert records(api("admin"), "deal",
                    filter={"field": "title", "op": "eq", "value": "Gift to West"}) == []
+
+
+def test_salesperson_cannot_delete_a_won_deal_over_the_api(any_app, any_api):
+    from engine.permissions import Actor
+    from tests.web.records.test_lists import actor
+
+    rt = any_app.extensions["loom"].runtime
+    sales1 = actor(any_app, "sales1")
+    account = rt.service.create(sales1, "account", {"name": "Won over API"})
+    deal = rt.service.create(sales1, "deal", {"title": "Won", "account": account["id"],
+                                              "stage": "won", "amount": "10",
+                                              "closed_at": "2026-03-01T10:00:00Z"})
+    response = any_api("sales1").delete(f"/api/v1/deal/{deal['id']}")
+    assert response.status_code == 403
+    assert "only when stage != 'won'" in response.get_json()["detail"]
+    assert rt.service.get(Actor.system(), "deal", deal["id"])["stage"] == "won"

@@ -1,0 +1,60 @@
+"""What the record service asks the permission policy about single records.
+
+Beyond :class:`~engine.permissions.PermissionPolicy`'s three questions, a policy may
+answer four more (:class:`~engine.access.RolePolicy` does; a policy without them has
+nothing to add):
+
+- ``write_scope(actor, entity, table)``: the rows the actor may change (the read
+  scope can be wider: records in a public pool are visible but read only);
+- ``refusal(actor, entity, action, record)``: why the actor may not update or delete
+  this stored record (a grant's condition does not hold), or None;
+- ``condition_names(actor, entity, action)``: the fields ``refusal`` reads;
+- ``read_through(actor, entity)``: relations whose targets' display names the actor
+  may read through a record of ``entity`` it may read.
+
+Pure apart from the SQL expressions the policy builds: no queries, no Flask.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+
+from engine.permissions import Actor, PermissionPolicy
+from engine.records.errors import PermissionDenied
+
+
+def write_scope(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.Table) -> Any:
+    """The rows ``actor`` may change (the read scope for a policy that makes no difference)."""
+    method = getattr(policy, "write_scope", None)
+    return (method or policy.scope)(actor, entity, table)
+
+
+def refusal(policy: PermissionPolicy, actor: Actor, entity: str, action: str,
+            record: Mapping[str, Any]) -> str | None:
+    """Why ``actor`` may not ``action`` the stored ``record`` (the end of a
+    :class:`PermissionDenied` message), or None when it may."""
+    method = getattr(policy, "refusal", None)
+    return method(actor, entity, action, record) if method is not None else None
+
+
+def check(policy: PermissionPolicy, actor: Actor, entity: str, action: str,
+          record: Mapping[str, Any]) -> None:
+    """Raise :class:`PermissionDenied` unless ``actor`` may ``action`` the stored ``record``."""
+    reason = refusal(policy, actor, entity, action, record)
+    if reason is not None:
+        raise PermissionDenied(entity, action, reason)
+
+
+def condition_names(policy: PermissionPolicy, actor: Actor, entity: str,
+                    action: str) -> frozenset[str]:
+    """Fields :func:`check` needs of a record for ``action``."""
+    method = getattr(policy, "condition_names", None)
+    return method(actor, entity, action) if method is not None else frozenset()
+
+
+def read_through(policy: PermissionPolicy, actor: Actor, entity: str) -> frozenset[str]:
+    """Relations of ``entity`` whose targets' names ``actor`` may read through it."""
+    method = getattr(policy, "read_through", None)
+    return method(actor, entity) if method is not None else frozenset()
