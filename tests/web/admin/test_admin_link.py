@@ -21,7 +21,7 @@ def test_admin_link_shows_for_an_admin_role_of_any_name_and_only_for_admins(
     app = make_app(f"sqlite:///{path}", tmp_path,
                    LOOM_METADATA_DIRS=[*(str(d) for d in SHIPPED_METADATA), str(extra)])
     try:
-        rt = app.extensions["loom"].runtime
+        rt = app.extensions["loom"].current
         accounts.grant_role(rt.db, rt.tables, "service1", "chief")
         chief = login_client(app, "service1")
         assert 'href="/admin/"' in chief.get("/r/account").get_data(as_text=True)

@@ -115,7 +115,7 @@ def test_salesperson_cannot_delete_a_won_deal_over_the_api(any_app, any_api):
     from engine.permissions import Actor
     from tests.web.records.test_lists import actor
 
-    rt = any_app.extensions["loom"].runtime
+    rt = any_app.extensions["loom"].current
     sales1 = actor(any_app, "sales1")
     account = rt.service.create(sales1, "account", {"name": "Won over API"})
     deal = rt.service.create(sales1, "deal", {"title": "Won", "account": account["id"],

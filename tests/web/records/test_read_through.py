@@ -13,7 +13,7 @@ SYSTEM = Actor.system()
 
 def _own_deal_of_anothers_customer(app):
     """A deal of sales1 whose customer moved from one sales5 customer to another."""
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     sales1, sales5 = actor(app, "sales1"), actor(app, "sales5")
     first = rt.service.create(SYSTEM, "account", {"name": "Westward Old Co",
                                                   "owner": sales5.user_id})
@@ -47,7 +47,7 @@ def test_own_deal_shows_anothers_customer_by_name_without_a_link(any_app):
 
 
 def test_a_readable_customer_stays_a_link_on_the_record_page(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     sales1 = actor(app, "sales1")
     account = rt.service.create(sales1, "account", {"name": "Eastward Co"})
     deal = rt.service.create(sales1, "deal", {"title": "Home deal", "account": account["id"]})
@@ -56,7 +56,7 @@ def test_a_readable_customer_stays_a_link_on_the_record_page(app):
 
 
 def test_salesperson_opens_a_customer_of_a_pool_open_to_salespeople_without_an_edit_button(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     pools = rt.service.list(SYSTEM, "customer_pool").rows
     east = next(p for p in pools if p["open_to"] == ["sales", "sales_manager"])
     north = next(p for p in pools if p["open_to"] == ["sales_manager"])
@@ -74,7 +74,7 @@ def test_salesperson_opens_a_customer_of_a_pool_open_to_salespeople_without_an_e
 
 
 def test_a_won_deal_has_no_edit_or_delete_button_for_a_salesperson(app):
-    rt = app.extensions["loom"].runtime
+    rt = app.extensions["loom"].current
     sales1 = actor(app, "sales1")
     account = rt.service.create(sales1, "account", {"name": "Winner Co"})
     deal = rt.service.create(sales1, "deal", {"title": "Won deal", "account": account["id"],
