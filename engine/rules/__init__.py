@@ -26,6 +26,8 @@ from typing import Any, Callable, Mapping
 
 from cel_expr_python import cel
 
+from engine.rules.references import identifiers
+
 #: Longest expression accepted, in characters. Bounds the work one evaluation can do
 #: (cel-expr-python exposes no comprehension budget; CEL itself has no unbounded loops).
 MAX_EXPRESSION_LENGTH = 2000
@@ -171,8 +173,6 @@ class Environment:
             variables={name: cel_type(sig) for name, sig in self.variables.items()},
             functions=_standard_functions(),
         )
-        self._names = re.compile(r"\b(" + "|".join(map(re.escape, sorted(self.variables)))
-                                 + r")\b") if self.variables else None
 
     def compile(self, source: str, expect: str | None = None) -> Expression:
         """Compile and type-check ``source``; ``expect`` is a CEL type name like ``bool``.
@@ -193,7 +193,9 @@ class Environment:
         result = _type_name(program.return_type())
         if expect is not None and not _assignable(expect, result):
             raise ExpressionError(f"expression has type {result}, expected {expect}")
-        used = frozenset(self._names.findall(_strip_strings(source))) if self._names else frozenset()
+        # The declared variables the checked tree reads (never a text search of the
+        # source: a name inside a string or a macro's own variable is not a use).
+        used = frozenset(identifiers(program.serialize()) & self.variables.keys())
         return Expression(source=source, program=program, result_type=result, variables=used)
 
 
@@ -202,10 +204,6 @@ class Environment:
 _MIXED_NUMBERS = re.compile(r"applied to '\((?:double, int|int, double)\)'")
 _MIXED_NUMBERS_HINT = (" (CEL does not mix int and double: decimal, money and percent fields are "
                        "double, so write a number with a decimal point, e.g. 100.0, not 100)")
-
-
-def _strip_strings(source: str) -> str:
-    return re.sub(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"", "''", source)
 
 
 def _assignable(expected: str, actual: str) -> bool:
