@@ -174,11 +174,24 @@ def show(obj: Context, entity: str, expanded: bool, lang: str) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+class _Kind(click.ParamType):
+    """A registered document kind, looked up when the command runs (plug-ins register later)."""
+
+    name = "kind"
+
+    def convert(self, value, param, ctx):
+        from engine.spec.kinds import registry
+
+        if value in registry:
+            return value
+        self.fail(f"unknown document kind {value!r}; known: {', '.join(registry.names())}",
+                  param, ctx)
+
+
 @main.command()
-@click.argument("kind", required=False, default="entity",
-                type=click.Choice(["entity", "extends", "presets", "role"]))
+@click.argument("kind", required=False, default="entity", type=_Kind())
 def metaschema(kind: str) -> None:
-    """Print the JSON Schema of a kind of metadata file (for editors)."""
+    """Print the JSON Schema of a kind of metadata document, KIND (for editors)."""
     from engine.spec import metaschema as load
 
     click.echo(json.dumps(load(kind), ensure_ascii=False, indent=2))

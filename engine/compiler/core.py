@@ -21,25 +21,31 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from functools import partial
 from types import MappingProxyType
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from engine.compiler.fields import (COMMON_FIELD_KEYS, STANDARD_VARIABLES, FieldDraft, Item,
                                     a_type, compile_field, field_default, field_expressions,
                                     formula_cycles)
 from engine.compiler.names import check_entity_renames, name_indexes, source_error, with_inverses
-from engine.compiler.roles import compile_roles
-from engine.fields import registry
+from engine.compiler.presets import compile_presets
+from engine.compiler.uses import (entity_uses, expression_use, report_missing, rule_use,
+                                  uses_index, view_description, view_names, doc_use)
 from engine.model import (STANDARD_COLUMNS, CompiledModel, Entity, Field, Index, Preset, Rule,
-                          Source, Text, freeze, thaw)
+                          Source, Text, Use, freeze, thaw)
 from engine.rules import Environment
 from engine.spec.errors import MetadataError, MetadataInvalid
+from engine.spec.kinds import CompileInput, place_values, registry as kinds
 from engine.spec.loader import MetadataSource, SpecDocument, load_documents
 from engine.spec.metaschema import suggest, validate_document
 from engine.spec.reserved import CEL_RESERVED, identifier_problem
 
 __all__ = ["COMMON_FIELD_KEYS", "STANDARD_VARIABLES", "Compiler", "compile_documents",
-           "compile_model", "environment_for"]
+           "compile_entities", "compile_model", "compile_presets", "environment_for"]
+
+#: Model places the CompiledModel keeps as attributes; other kinds' values go to ``parts``.
+_ATTRIBUTES = ("entities", "presets", "roles")
 
 #: Standard columns that list views may show and sort by.
 LISTABLE_STANDARD = frozenset(STANDARD_COLUMNS)
@@ -97,64 +103,108 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 
 class Compiler:
-    """One compilation. Use :func:`compile_model` rather than this class."""
+    """One compilation. Use :func:`compile_model` rather than this class.
+
+    Checks every document against its kind's metaschema, then runs the compile step
+    of every registered kind (:mod:`engine.spec.kinds`) in order, each reading what
+    the earlier ones built, and puts their values in the model.
+    """
 
     def __init__(self, docs: list[SpecDocument], errors: list[MetadataError]) -> None:
         self.docs = docs
         self.errors = errors
-        self.presets: dict[str, Preset] = {}
-        self.drafts: dict[str, _EntityDraft] = {}
-        # Declared, but refused with an error already: references to them stay quiet.
-        self.broken_entities: set[str] = set()
-        self.broken_presets: set[str] = set()
-        # Declared index names (or None) per entity, aligned with Entity.indexes.
-        self.index_names: dict[str, list[tuple[Item, str | None]]] = {}
 
     # -- entry -------------------------------------------------------------
     def run(self) -> CompiledModel | None:
-        valid = []
+        valid, refused = [], []
         for doc in self.docs:
             problems = _validate(doc)
             self.errors.extend(problems)
-            if problems:
-                self._remember_broken(doc)
-            else:
-                valid.append(doc)
-        self._collect(valid)
+            (refused if problems else valid).append(doc)
+        built: dict[str, Any] = {}
+        uses: list = []
+        missing: list = []
+        for kind in kinds.compile_order():
+            names = (kind.name, *kind.takes)
+            step = CompileInput(kind, tuple(d for d in valid if d.kind in names),
+                                tuple(d for d in refused if d.kind in names), built, self.errors,
+                                uses, missing)
+            value = kind.step()(step)
+            if kind.place is not None:
+                built[kind.place] = value
+        report_missing(missing, built.get("renames", {}), self.errors)
+        if self.errors:
+            return None
+        specs = built["specs"]
+        presets = built["presets"]
+        version = _version(specs, {n: thaw(p.values) for n, p in sorted(presets.items())})
+        places = place_values(built)
+        return CompiledModel(entities=places["entities"], presets=MappingProxyType(dict(sorted(presets.items()))),
+                             version=version, specs=MappingProxyType(specs),
+                             roles=MappingProxyType(places.get("roles", {})),
+                             parts=MappingProxyType({k: v for k, v in places.items()
+                                                     if k not in _ATTRIBUTES}),
+                             uses=uses_index(uses))
+
+
+def compile_entities(step: CompileInput) -> Mapping[str, Entity]:
+    """The compile step of ``entity`` documents (with their ``extends``): entities by name.
+
+    Provides ``specs`` (merged entity specs, for the version and ``loom show``),
+    ``declared_fields`` (entity -> every field name declared, compiled or not) and
+    ``renames`` (entity -> {old field name: new}).
+    """
+    return _Entities(step).run()
+
+
+class _Entities:
+    """The entity compile step's state: drafts, broken names, declared index names."""
+
+    def __init__(self, step: CompileInput) -> None:
+        self.step = step
+        self.errors = step.errors
+        self.presets: Mapping[str, Preset] = step.built["presets"]
+        # Declared, but refused with an error already: references to them stay quiet.
+        self.broken_presets: set[str] = step.built.get("declared_presets", set()) - set(self.presets)
+        self.broken_entities: set[str] = {d.data["entity"] for d in step.refused
+                                          if d.kind == "entity" and isinstance(d.data.get("entity"), str)}
+        self.drafts: dict[str, _EntityDraft] = {}
+        # Declared index names (or None) per entity, aligned with Entity.indexes.
+        self.index_names: dict[str, list[tuple[Item, str | None]]] = {}
+        self.rule_items: dict[str, list[Item]] = {}
+        self.docs = {d.file: d for d in step.documents + step.refused}
+
+    def run(self) -> Mapping[str, Entity]:
+        self._collect(list(self.step.documents))
+        self.step.provide("declared_fields", {
+            name: frozenset(i.data["name"] for i in draft.fields) for name, draft in self.drafts.items()})
+        self.step.provide("renames", {
+            name: {old: i.data["name"] for i in draft.fields for old in _as_tuple(i.data.get("renamed_from"))}
+            for name, draft in self.drafts.items()})
         entities = {}
         for name in sorted(self.drafts):
             entity = self._entity(self.drafts[name])
             if entity is not None:
                 entities[name] = entity
         self._cross_check(entities)
-        docs = {d.file: d for d in self.docs}
+        docs = self.docs
         entities = with_inverses(entities, docs, self.errors)
         entities = name_indexes(entities, self.index_names, docs, self.errors)
         check_entity_renames(entities, self.drafts, self.errors)
-        roles = compile_roles([d for d in valid if d.kind == "role"], entities, set(self.drafts),
-                              self.broken_entities, self.errors)
-        if self.errors:
-            return None
-        specs = {name: self._merged_spec(draft) for name, draft in sorted(self.drafts.items())}
-        version = _version(specs, {n: thaw(p.values) for n, p in sorted(self.presets.items())})
-        return CompiledModel(entities=MappingProxyType(dict(sorted(entities.items()))),
-                             presets=MappingProxyType(dict(sorted(self.presets.items()))),
-                             version=version, specs=MappingProxyType(specs),
-                             roles=MappingProxyType(roles))
+        self.step.provide("specs", {name: self._merged_spec(draft)
+                                    for name, draft in sorted(self.drafts.items())})
+        for entity in entities.values():
+            entity_uses(self.step, entity, entities, docs, self.rule_items.get(entity.name, []),
+                        [item for item, _ in self.index_names.get(entity.name, [])])
+        return MappingProxyType(dict(sorted(entities.items())))
 
-    def _remember_broken(self, doc: SpecDocument) -> None:
-        if doc.kind == "entity" and isinstance(doc.data.get("entity"), str):
-            self.broken_entities.add(doc.data["entity"])
-        elif doc.kind == "presets" and isinstance(doc.data.get("presets"), dict):
-            self.broken_presets.update(k for k in doc.data["presets"] if isinstance(k, str))
+    def _unknown(self, entity: str, name: str, use: Any, error: MetadataError) -> None:
+        self.step.unknown_field(entity, name, use, error)
 
     # -- documents ---------------------------------------------------------
     def _collect(self, docs: list[SpecDocument]) -> None:
         for doc in docs:
-            if doc.kind == "presets":
-                for name, values in doc.data["presets"].items():
-                    self._preset(doc, name, values)
-            elif doc.kind == "entity":
+            if doc.kind == "entity":
                 self._declare(doc)
         # Extensions in a fixed order whatever the file order, so the version is stable.
         extensions = sorted((d for d in docs if d.kind == "extends"), key=lambda d: _canonical(d.data))
@@ -182,31 +232,6 @@ class Compiler:
         draft.add(doc)
         self.drafts[name] = draft
 
-    def _preset(self, doc: SpecDocument, name: str, values: dict[str, Any]) -> None:
-        path = ("presets", name)
-        if name in self.presets:
-            self.errors.append(doc.error(path, f"preset {name!r} is already declared in "
-                                         f"{self.presets[name].source.file}", "duplicate"))
-            return
-        before = len(self.errors)
-        type_name = values.get("type")
-        if type_name is not None and type_name not in registry:
-            self.errors.append(doc.error(path + ("type",), f"unknown field type {type_name!r}"
-                                         f"{suggest(type_name, set(registry.names()))}; known: "
-                                         f"{', '.join(registry.names())}", "reference"))
-        elif type_name is not None:
-            ftype = registry.get(type_name)
-            for key in sorted(set(values) - COMMON_FIELD_KEYS - ftype.keys):
-                self.errors.append(doc.error(path + (key,), f"key {key!r} does not apply to type "
-                                             f"{type_name!r}", "key"))
-            if len(self.errors) == before:
-                for key, message in ftype.spec_problems(values):
-                    self.errors.append(doc.error(path + (key,), message))
-        if len(self.errors) > before:
-            self.broken_presets.add(name)
-            return
-        self.presets[name] = Preset(name, freeze(values), Source(doc.file, path, doc.line_of(path)))
-
     @staticmethod
     def _merged_spec(draft: _EntityDraft) -> dict[str, Any]:
         data = json.loads(_canonical(draft.doc.data))  # a deep copy the model owns
@@ -221,7 +246,7 @@ class Compiler:
     # -- one entity --------------------------------------------------------
     def _entity(self, draft: _EntityDraft) -> Entity | None:
         data = draft.doc.data
-        before = len(self.errors)
+        before, missing_before = len(self.errors), len(self.step.missing)
         drafts: dict[str, FieldDraft] = {}
         failed: set[str] = set()
         for item in draft.fields:
@@ -248,15 +273,16 @@ class Compiler:
         variables.update({n: d.field.type.cel_type(d.field) for n, d in drafts.items()})
         env = Environment(variables)
         for d in drafts.values():
-            field_expressions(d, env, self.errors)
+            field_expressions(d, env, self.errors, unknown=partial(self._unknown_in_field, d))
         formula_cycles(drafts, self.errors)
         for d in drafts.values():
             field_default(d, self.errors)
         fields = {n: d.field for n, d in drafts.items()}
         self._field_renames(drafts)
         rules = self._rules(draft, env)
-        indexes = self._indexes(draft, fields)
-        if len(self.errors) > before or failed:
+        indexes = self._indexes(draft, fields, failed)
+        self._views(draft, fields, failed)
+        if len(self.errors) > before or failed or len(self.step.missing) > missing_before:
             return None
         entity = Entity(
             name=draft.name,
@@ -272,8 +298,12 @@ class Compiler:
             form_layout=freeze(data.get("form_layout", {})),
             renamed_from=_as_tuple(data.get("renamed_from")),
         )
-        self._views(draft, entity)
-        return entity if len(self.errors) == before else None
+        return entity
+
+    def _unknown_in_field(self, d: FieldDraft, attribute: str, name: str,
+                          error: MetadataError) -> None:
+        entity = d.item.doc.data.get("entity") or d.item.doc.data["extends"]
+        self._unknown(entity, name, expression_use(d.item, attribute, entity), error)
 
     @staticmethod
     def _default_display(fields: dict[str, Field]) -> str:
@@ -304,15 +334,23 @@ class Compiler:
                                               code="duplicate"))
                 continue
             names.add(data["name"])
-            check = item.compile(env, data["assert"], "bool", self.errors, "assert")
-            when = item.compile(env, data["when"], "bool", self.errors, "when") if "when" in data else None
+
+            def unknown(part: str, item: Item = item) -> Any:
+                return lambda name, error: self._unknown(draft.name, name,
+                                                         rule_use(item, part, draft.name), error)
+
+            check = item.compile(env, data["assert"], "bool", self.errors, "assert",
+                                 unknown=unknown("assert"))
+            when = item.compile(env, data["when"], "bool", self.errors, "when",
+                                unknown=unknown("when")) if "when" in data else None
             if check is None or ("when" in data and when is None):
                 continue
             rules.append(Rule(data["name"], check, Text.of(data["message"]), item.source, when,
                               data.get("severity", "error")))
+            self.rule_items.setdefault(draft.name, []).append(item)
         return rules
 
-    def _indexes(self, draft: _EntityDraft, fields: dict[str, Field]) -> list[Index]:
+    def _indexes(self, draft: _EntityDraft, fields: dict[str, Field], failed: set[str]) -> list[Index]:
         indexes: list[Index] = []
         declared: list[tuple[Item, str | None]] = []
         seen: dict[tuple[tuple[str, ...], bool], int] = {}
@@ -320,10 +358,16 @@ class Compiler:
             names = tuple(item.data["fields"])
             ok = True
             for i, name in enumerate(names):
-                if name not in fields and name not in STANDARD_COLUMNS:
-                    self.errors.append(item.error(f"unknown field {name!r}{suggest(name, set(fields))}; "
-                                                  f"known: {', '.join(sorted(fields))}", "fields", i,
-                                                  code="reference"))
+                if name in failed:  # its own error is reported
+                    ok = False
+                elif name not in fields and name not in STANDARD_COLUMNS:
+                    self._unknown(draft.name, name, Use(
+                        item.doc.kind, draft.name, Source(item.doc.file, item.path + ("fields", i),
+                                                          item.doc.line_of(item.path + ("fields", i))),
+                        f"index {item.data.get('name') or i!r}"),
+                        item.error(f"unknown field {name!r}{suggest(name, set(fields))}; "
+                                   f"known: {', '.join(sorted(fields))}", "fields", i,
+                                   code="reference"))
                     ok = False
                 elif name in fields and not (fields[name].stored and fields[name].type.indexable):
                     self.errors.append(item.error(f"{a_type(fields[name].type_name)} field can't "
@@ -346,32 +390,21 @@ class Compiler:
         self.index_names[draft.name] = declared
         return indexes
 
-    def _views(self, draft: _EntityDraft, entity: Entity) -> None:
+    def _views(self, draft: _EntityDraft, fields: dict[str, Field], failed: set[str]) -> None:
         doc, data = draft.doc, draft.doc.data
-        known = set(entity.field_names) | LISTABLE_STANDARD
-
-        def need(name: str, path: tuple[str | int, ...]) -> None:
-            if name not in known:
-                self.errors.append(doc.error(path, f"unknown field {name!r}"
-                                             f"{suggest(name, set(entity.field_names))}; known: "
-                                             f"{', '.join(sorted(entity.field_names))}", "reference"))
-
-        if "display_field" in data:
-            need(data["display_field"], ("display_field",))
-            if entity.has_field(data["display_field"]) and not entity.field(data["display_field"]).stored:
-                self.errors.append(doc.error(("display_field",), "the display field must be stored "
-                                             "in the entity's table"))
-        view = data.get("list_view", {})
-        for key in ("columns", "filters", "search"):
-            for i, name in enumerate(view.get(key, [])):
-                need(name, ("list_view", key, i))
-        for i, name in enumerate(view.get("sort", [])):
-            need(name.lstrip("-"), ("list_view", "sort", i))
+        known = set(fields) | LISTABLE_STANDARD
         placed: set[str] = set()
-        for s, section in enumerate(data.get("form_layout", {}).get("sections", [])):
-            for i, name in enumerate(section["fields"]):
-                path = ("form_layout", "sections", s, "fields", i)
-                need(name, path)
+        for path, name in view_names(data):
+            if name in failed:
+                continue  # its own error is reported
+            if name not in known:
+                self._unknown(draft.name, name, doc_use(doc, path, draft.name, view_description(path)),
+                              doc.error(path, f"unknown field {name!r}{suggest(name, set(fields))}; "
+                                        f"known: {', '.join(sorted(fields))}", "reference"))
+            elif path[0] == "display_field" and name in fields and not fields[name].stored:
+                self.errors.append(doc.error(path, "the display field must be stored in the "
+                                             "entity's table"))
+            if path[0] == "form_layout":
                 if name in placed:
                     self.errors.append(doc.error(path, f"field {name!r} is placed twice in the form",
                                                  "duplicate"))
@@ -379,7 +412,7 @@ class Compiler:
 
     # -- across entities ---------------------------------------------------
     def _cross_check(self, entities: dict[str, Entity]) -> None:
-        docs = {d.file: d for d in self.docs}
+        docs = self.docs
         for entity in entities.values():
             for f in entity.fields:
                 if f.target is None or f.target in self.drafts or f.target in self.broken_entities:

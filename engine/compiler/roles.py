@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from engine.model import STANDARD_COLUMNS, Entity, EntityGrant, Role, Source, Text
+from engine.model import STANDARD_COLUMNS, Entity, EntityGrant, Role, Source, Text, Use
 from engine.spec.errors import MetadataError
+from engine.spec.kinds import CompileInput
 from engine.spec.loader import SpecDocument
 from engine.spec.metaschema import suggest
 
@@ -23,13 +24,29 @@ from engine.spec.metaschema import suggest
 DEFAULT_SCOPE = "own"
 
 
+def compile_role_documents(step: CompileInput) -> Mapping[str, Role]:
+    """The compile step of ``role`` documents (see :mod:`engine.spec.kinds`): roles by name.
+
+    Reads ``entities`` and ``declared_fields`` (every entity's declared field names,
+    also of entities that failed to compile) from the entity step; records each
+    grant as a use of its entity and each field grant as a use of its field.
+    """
+    declared_fields: Mapping[str, frozenset[str]] = step.built.get("declared_fields", {})
+    broken = {d.data["entity"] for d in step.refused if isinstance(d.data.get("entity"), str)}
+    return compile_roles(step.documents, step.built.get("entities", {}), set(declared_fields),
+                         broken | (set(declared_fields) - set(step.built.get("entities", {}))),
+                         step.errors, step=step, declared_fields=declared_fields)
+
+
 def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                   declared: set[str], broken: set[str],
-                  errors: list[MetadataError]) -> dict[str, Role]:
+                  errors: list[MetadataError], *, step: CompileInput | None = None,
+                  declared_fields: Mapping[str, frozenset[str]] | None = None) -> dict[str, Role]:
     """Every valid role of ``docs`` by name; problems are appended to ``errors``.
 
     ``declared`` are all entity names (compiled or not); ``broken`` those already
-    refused with an error, which references stay quiet about.
+    refused with an error, which references stay quiet about (but a field named in
+    a grant is still checked against ``declared_fields`` of the entity).
     """
     roles: dict[str, Role] = {}
     for doc in sorted(docs, key=lambda d: d.file):
@@ -39,6 +56,7 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                                     f"{roles[name].source.file}", "duplicate"))
             continue
         before = len(errors)
+        errors_seen = False
         default = doc.data.get("default")
         grants = {}
         for entity, data in doc.data.get("entities", {}).items():
@@ -49,9 +67,15 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                                             f"{suggest(entity, declared)}; known: "
                                             f"{', '.join(sorted(declared)) or 'none'}", "reference"))
                 continue
-            _check_fields(doc, path, entities.get(entity), data, errors)
+            if step is not None:
+                step.use(entity, None, _use(doc, path, name, "grant"))
+            missing_before = len(step.missing) if step is not None else 0
+            _check_fields(doc, path, entity, entities.get(entity),
+                          (declared_fields or {}).get(entity), data, errors, step, name)
+            if step is not None and len(step.missing) > missing_before:
+                errors_seen = True
             grants[entity] = _grant(data)
-        if len(errors) > before:
+        if len(errors) > before or errors_seen:
             continue
         roles[name] = Role(
             name=name, label=Text.of(doc.data["label"]), source=Source(doc.file, (), 1),
@@ -62,17 +86,31 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
     return dict(sorted(roles.items()))
 
 
-def _check_fields(doc: SpecDocument, path: tuple[str, ...], entity: Entity | None,
-                  data: dict[str, Any], errors: list[MetadataError]) -> None:
-    if entity is None:  # declared but refused: its fields are unknown, stay quiet
+def _use(doc: SpecDocument, path: tuple[str, ...], role: str, what: str) -> Use:
+    return Use(doc.kind, role, Source(doc.file, path, doc.line_of(path)),
+               f"role {role!r} {what}")
+
+
+def _check_fields(doc: SpecDocument, path: tuple[str, ...], name: str, entity: Entity | None,
+                  declared: frozenset[str] | None, data: dict[str, Any],
+                  errors: list[MetadataError], step: CompileInput | None, role: str) -> None:
+    if entity is None and declared is None:  # refused before its fields were read: stay quiet
         return
-    known = set(entity.field_names) | set(STANDARD_COLUMNS)
-    for field in data.get("fields", {}):
-        if field not in known:
-            errors.append(doc.error(path + ("fields", field),
-                                    f"unknown field {field!r} of entity {entity.name!r}"
-                                    f"{suggest(field, known)}; known: {', '.join(sorted(known))}",
-                                    "reference"))
+    fields = set(entity.field_names) if entity is not None else set(declared or ())
+    known = fields | set(STANDARD_COLUMNS)
+    for field, access in data.get("fields", {}).items():
+        where = path + ("fields", field)
+        if field in known:
+            if step is not None:
+                step.use(name, field, _use(doc, where, role, f"field grant ({access})"))
+            continue
+        error = doc.error(where, f"unknown field {field!r} of entity {name!r}"
+                          f"{suggest(field, known)}; known: {', '.join(sorted(known))}",
+                          "reference")
+        if step is not None:
+            step.unknown_field(name, field, _use(doc, where, role, f"field grant ({access})"), error)
+        else:
+            errors.append(error)
 
 
 def _grant(data: dict[str, Any]) -> EntityGrant:
