@@ -364,7 +364,7 @@ class _Entities:
                     self._unknown(draft.name, name, Use(
                         item.doc.kind, draft.name, Source(item.doc.file, item.path + ("fields", i),
                                                           item.doc.line_of(item.path + ("fields", i))),
-                        f"index {item.data.get('name') or i!r}"),
+                        f"index {item.data.get('name') or _index_name(draft.name, names, item.data)!r}"),
                         item.error(f"unknown field {name!r}{suggest(name, set(fields))}; "
                                    f"known: {', '.join(sorted(fields))}", "fields", i,
                                    code="reference"))
@@ -384,7 +384,7 @@ class _Entities:
                 ok = False
             if ok:
                 seen[names, unique] = item.path[-1]  # type: ignore[assignment]
-                generated = ("uq" if unique else "ix") + "_" + draft.name + "_" + "_".join(names)
+                generated = _index_name(draft.name, names, item.data)
                 indexes.append(Index(item.data.get("name") or generated, names, unique))
                 declared.append((item, item.data.get("name")))
         self.index_names[draft.name] = declared
@@ -421,6 +421,11 @@ class _Entities:
                     docs, f.source, ("target",),
                     f"relation to unknown entity {f.target!r}{suggest(f.target, set(self.drafts))}; "
                     f"known: {', '.join(sorted(self.drafts))}", "reference"))
+
+
+def _index_name(entity: str, fields: tuple[str, ...], spec: dict[str, Any]) -> str:
+    """The name an index gets when it declares none (shortened later if it must be)."""
+    return ("uq" if spec.get("unique") else "ix") + "_" + entity + "_" + "_".join(fields)
 
 
 def _version(specs: dict[str, Any], presets: dict[str, Any]) -> str:

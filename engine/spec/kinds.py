@@ -164,7 +164,7 @@ class KindRegistry:
 
     def stored_names(self) -> tuple[str, ...]:
         """Kinds the metadata API may store in ``loom_metadata``."""
-        return tuple(k.name for k in self._kinds.values() if k.stored)
+        return tuple(sorted(k.name for k in self._kinds.values() if k.stored))
 
     def compile_order(self) -> list[DocumentKind]:
         """Kinds with a compile step, each after the kinds it names in ``after``.

@@ -221,10 +221,14 @@ def kind_of(data: dict[str, Any], file: str, errors: list[MetadataError],
     kinds = [k for k in known if k in data]
     if len(kinds) == 1:
         return kinds[0]
+    # Kinds may name others (a workflow on ``entity: deal``): the first key then tells.
+    first_key = next(iter(data), None)
+    if kinds and first_key in kinds:
+        return first_key
     if kinds:
-        errors.append(MetadataError(file, (), "a metadata document has exactly one kind, but "
-                                    f"this one has the keys {', '.join(kinds)}; known kinds: "
-                                    f"{', '.join(known)}", 1, "kind"))
+        errors.append(MetadataError(file, (), "a metadata document has one kind, named by its first "
+                                    f"key, but this one has the keys {', '.join(kinds)} after "
+                                    f"{first_key!r}; known kinds: {', '.join(known)}", 1, "kind"))
         return None
     # A key close to a kind name is most likely a typo of it (``entiy: deal``); else the
     # first key usually names the kind (``workflow: follow_up``, a kind not registered).

@@ -85,7 +85,7 @@ def test_malformed_json_names_the_line():
     ("- a\n- b\n", "must be a mapping"),
     ("label: x\n", "unknown kind of document (keys: label); a metadata document has exactly one "
                     "of the keys entity, extends, presets, role (the known kinds)"),
-    ("entity: a\npresets: {}\n", "has the keys entity, presets; known kinds: entity, extends"),
+    ("label: a\nentity: a\npresets: {}\n", "has the keys entity, presets after 'label'; known kinds: entity, extends"),
     ("? [1]\n: 2\nentity: a\n", "mapping keys must be plain text"),
 ])
 def test_document_shape_errors(text, message):
