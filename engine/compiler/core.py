@@ -139,7 +139,8 @@ class Compiler:
         presets = built["presets"]
         version = _version(specs, {n: thaw(p.values) for n, p in sorted(presets.items())})
         places = place_values(built)
-        return CompiledModel(entities=places["entities"], presets=MappingProxyType(dict(sorted(presets.items()))),
+        return CompiledModel(entities=places["entities"],
+                             presets=MappingProxyType(dict(sorted(presets.items()))),
                              version=version, specs=MappingProxyType(specs),
                              roles=MappingProxyType(places.get("roles", {})),
                              parts=MappingProxyType({k: v for k, v in places.items()
@@ -151,7 +152,8 @@ def compile_entities(step: CompileInput) -> Mapping[str, Entity]:
     """The compile step of ``entity`` documents (with their ``extends``): entities by name.
 
     Provides ``specs`` (merged entity specs, for the version and ``loom show``),
-    ``declared_fields`` (entity -> every field name declared, compiled or not) and
+    ``declared_fields`` (entity -> every field name declared, compiled or not),
+    ``broken_entities`` (declared but refused with an error: stay quiet about them) and
     ``renames`` (entity -> {old field name: new}).
     """
     return _Entities(step).run()
@@ -191,6 +193,7 @@ class _Entities:
         entities = with_inverses(entities, docs, self.errors)
         entities = name_indexes(entities, self.index_names, docs, self.errors)
         check_entity_renames(entities, self.drafts, self.errors)
+        self.step.provide("broken_entities", frozenset(self.broken_entities))
         self.step.provide("specs", {name: self._merged_spec(draft)
                                     for name, draft in sorted(self.drafts.items())})
         for entity in entities.values():

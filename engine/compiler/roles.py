@@ -31,11 +31,11 @@ def compile_role_documents(step: CompileInput) -> Mapping[str, Role]:
     also of entities that failed to compile) from the entity step; records each
     grant as a use of its entity and each field grant as a use of its field.
     """
-    declared_fields: Mapping[str, frozenset[str]] = step.built.get("declared_fields", {})
-    broken = {d.data["entity"] for d in step.refused if isinstance(d.data.get("entity"), str)}
-    return compile_roles(step.documents, step.built.get("entities", {}), set(declared_fields),
-                         broken | (set(declared_fields) - set(step.built.get("entities", {}))),
-                         step.errors, step=step, declared_fields=declared_fields)
+    declared_fields: Mapping[str, frozenset[str]] = step.built["declared_fields"]
+    entities: Mapping[str, Entity] = step.built["entities"]
+    broken = set(step.built["broken_entities"]) | (set(declared_fields) - set(entities))
+    return compile_roles(step.documents, entities, set(declared_fields), broken, step.errors,
+                         step=step, declared_fields=declared_fields)
 
 
 def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],

@@ -130,13 +130,16 @@ def view_names(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str
     return names
 
 
-def uses_index(uses: list[tuple[str, str | None, Use]]) -> Mapping[tuple[str, str | None], tuple[Use, ...]]:
+UsesIndex = Mapping[tuple[str, str | None], tuple[Use, ...]]
+
+
+def uses_index(uses: list[tuple[str, str | None, Use]]) -> UsesIndex:
     """The frozen ``CompiledModel.uses``: each key's uses in file, line and path order."""
     grouped: dict[tuple[str, str | None], list[Use]] = defaultdict(list)
     for entity, field, use in uses:
         grouped[entity, field].append(use)
-    return MappingProxyType({key: tuple(sorted(set(found), key=_order))
-                             for key, found in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))})
+    keys = sorted(grouped, key=lambda key: (key[0], key[1] or ""))
+    return MappingProxyType({key: tuple(sorted(set(grouped[key]), key=_order)) for key in keys})
 
 
 def _order(use: Use) -> tuple[Any, ...]:

@@ -96,3 +96,9 @@ def test_role_metaschema_is_published():
     schema = metaschema("role")
     assert schema["required"] == ["role", "label"]
     assert schema["$defs"]["grant"]["properties"]["scope"]["enum"] == ["own", "team", "team_tree", "all"]
+
+
+def test_grant_on_an_entity_the_metaschema_refused_is_not_reported_again():
+    refused = {"entity": "account", "label": "Account", "fields": [{"name": "name", "typ": "string"}]}
+    errors = _errors(refused, SALES)
+    assert [e.json_path for e in errors] == ["$.fields[0].typ"]
