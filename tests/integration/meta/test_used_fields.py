@@ -54,3 +54,20 @@ def test_renaming_an_api_field_still_used_is_refused_listing_its_users(crm):
     assert crm.stored() == before and "code" in crm.columns("deal")
     assert [u.description for u in crm.load().users_of("deal", "code")] == [
         "rule 'coded' (assert)", "role 'sales' field grant (hidden)"]
+
+
+def test_a_field_used_by_a_stored_document_is_refused_when_planned_not_only_when_checked(crm):
+    # The files alone compile without `amount` (a check without the database passes), but
+    # the model every process plans and serves includes what the metadata API stored.
+    add_field(crm.db, crm.files, "deal", {"name": "doubled", "type": "formula", "returns": "decimal",
+                                          "expr": "amount * 2.0"}, actor="admin")
+    crm.write("deal", {**DEAL, "fields": [f for f in DEAL["fields"] if f["name"] != "amount"]})
+    from engine.compiler import compile_model
+
+    assert compile_model([crm.files]).entity("deal").field_names == ("title", "account")
+    with pytest.raises(MetadataInvalid) as info:
+        crm.load()
+    (error,) = info.value.errors
+    assert error.file == "db:extends/deal" and error.json_path == "$.fields[0].expr"
+    assert "undeclared reference to 'amount'" in error.message
+    assert "amount" in crm.columns("deal")
