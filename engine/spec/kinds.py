@@ -192,13 +192,13 @@ register = registry.register
 
 register(DocumentKind(
     "presets", "named bundles of field defaults that fields may use",
-    compile="engine.compiler.core:compile_presets", place="presets"))
+    compile="engine.compiler.presets:compile_presets", place="presets"))
 register(DocumentKind(
     "extends", "fields, rules and indexes added to an entity declared in another document",
     stored=True))
 register(DocumentKind(
     "entity", "an entity: its fields, rules, indexes, list view and form layout",
-    compile="engine.compiler.core:compile_entities", place="entities", after=("presets",),
+    compile="engine.compiler.entities:compile_entities", place="entities", after=("presets",),
     takes=("extends",), stored=True))
 register(DocumentKind(
     "role", "a role: what its users may do with each entity and field",
