@@ -62,14 +62,18 @@ def undeclared_name(source: str, exc: ExpressionError) -> str | None:
     """The field an expression names but the environment lacks, else ``None``.
 
     cel-cpp reports an unknown function with the same words, at the ``(`` after
-    it; an unknown variable is reported at the name itself.
+    it; an unknown variable is reported at the name itself (line and column, as an
+    expression written as a YAML block may span several lines).
     """
     match = _UNDECLARED.match(exc.message)
     if match is None or exc.column is None:
         return None
     name = match.group(1)
-    start = exc.column - 1
-    return name if source[start:start + len(name)] == name else None
+    lines, line = source.split("\n"), exc.line or 1
+    if not 1 <= line <= len(lines):
+        return None
+    text, start = lines[line - 1], exc.column - 1
+    return name if text[start:start + len(name)] == name else None
 
 
 @dataclasses.dataclass

@@ -56,10 +56,12 @@ UNKNOWN = _Unknown()
 class ExpressionError(ValueError):
     """A CEL syntax or type error, with the 1-based column where CEL gives it."""
 
-    def __init__(self, message: str, column: int | None = None) -> None:
+    def __init__(self, message: str, column: int | None = None, line: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.column = column
+        #: 1-based line of the expression (a YAML block may span several), where CEL gives it.
+        self.line = line
 
 
 _T = cel.Type
@@ -110,7 +112,7 @@ def _clean_error(raw: str) -> ExpressionError:
         match = _ERROR_POSITION.search(line)
         if match:
             message = re.sub(r"\s*\(in container ''\)", "", match.group(3)).strip()
-            return ExpressionError(message, int(match.group(2)))
+            return ExpressionError(message, int(match.group(2)), int(match.group(1)))
     text = raw.replace("INVALID_ARGUMENT:", "").strip().splitlines()[0] if raw else "invalid"
     return ExpressionError(text)
 
@@ -188,7 +190,8 @@ class Environment:
         except RuntimeError as exc:
             error = _clean_error(str(exc))
             if _MIXED_NUMBERS.search(error.message):
-                error = ExpressionError(error.message + _MIXED_NUMBERS_HINT, error.column)
+                error = ExpressionError(error.message + _MIXED_NUMBERS_HINT, error.column,
+                                        error.line)
             raise error from None
         result = _type_name(program.return_type())
         if expect is not None and not _assignable(expect, result):

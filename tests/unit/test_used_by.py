@@ -111,3 +111,15 @@ def test_loom_uses_prints_the_users(tmp_path):
     assert "role sales: role 'sales' field grant (read)" in result.output
     unknown = CliRunner().invoke(main, ["--metadata", str(tmp_path), "uses", "deal.stag"])
     assert unknown.exit_code == 2 and "known: account, amount" in unknown.output
+
+
+def test_uses_in_expressions_over_several_lines_are_grouped_too():
+    rules = [{"name": f"r{i}", "assert": "title != '' &&\n  stage == 'won'", "message": "m"}
+             for i in range(2)]
+    dropped = {**DEAL, "fields": [f for f in DEAL["fields"] if f["name"] not in ("stage", "amount",
+                                                                                 "probability",
+                                                                                 "weighted")],
+               "rules": rules, "indexes": [], "list_view": {"columns": ["title"]},
+               "form_layout": {"sections": [{"fields": ["title"]}]}}
+    (error,) = _errors(ACCOUNT, dropped)
+    assert "but 2 places use it: rule 'r0' (assert)" in error.message
