@@ -88,7 +88,7 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
 
 def _use(doc: SpecDocument, path: tuple[str, ...], role: str, what: str) -> Use:
     return Use(doc.kind, role, Source(doc.file, path, doc.line_of(path)),
-               f"role {role!r} {what}")
+               what)
 
 
 def _check_fields(doc: SpecDocument, path: tuple[str, ...], name: str, entity: Entity | None,

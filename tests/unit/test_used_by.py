@@ -56,14 +56,14 @@ def test_every_expression_and_reference_records_what_it_uses():
         ("entity", "deal", "list view columns", "$.list_view.columns[1]"),
         ("entity", "deal", "list view sort", "$.list_view.sort[0]"),
         ("entity", "deal", "form layout section 0", "$.form_layout.sections[0].fields[1]"),
-        ("role", "sales", "role 'sales' field grant (read)", "$.entities.deal.fields.stage"),
+        ("role", "sales", "field grant (read)", "$.entities.deal.fields.stage"),
     ]
     # A name inside a string is not a use; a formula's inputs are.
     assert [u.description for u in model.users_of("deal", "note")] == []
     assert "formula of field 'weighted'" in [u.description for u in model.users_of("deal", "amount")]
     assert [u.description for u in model.users_of("account")] == ["relation field deal.account"]
     assert [u.description for u in model.users_of("deal", "account")] == ["listing 'deals' on account"]
-    assert [u.description for u in model.users_of("deal")] == ["role 'sales' grant"]
+    assert [u.description for u in model.users_of("deal")] == ["grant"]
 
 
 def test_users_of_an_unknown_field_names_the_known_ones():
@@ -78,7 +78,7 @@ def test_a_dropped_field_still_used_is_one_error_listing_every_user():
                                     "renamed or misspelt?) but 8 places use it: ")
     for user in ("rule 'won_needs_amount' (when)", "required_if of field 'amount'",
                  "index 'ix_deal_stage_title'", "list view sort", "form layout section 0",
-                 "role 'sales' field grant (read)", "$.entities.deal.fields.stage"):
+                 "field grant (read)", "$.entities.deal.fields.stage"):
         assert user in error.message
     assert error.json_path == "$.fields[1].required_if"  # the first user, with its line
 
@@ -108,7 +108,7 @@ def test_loom_uses_prints_the_users(tmp_path):
     result = CliRunner().invoke(main, ["--metadata", str(tmp_path), "uses", "deal.stage"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("deal.stage is used by 8 places:")
-    assert "role sales: role 'sales' field grant (read)" in result.output
+    assert "role sales: field grant (read)" in result.output
     unknown = CliRunner().invoke(main, ["--metadata", str(tmp_path), "uses", "deal.stag"])
     assert unknown.exit_code == 2 and "known: account, amount" in unknown.output
 

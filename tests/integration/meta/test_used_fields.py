@@ -31,7 +31,7 @@ def test_dropping_a_field_still_used_is_refused_listing_its_users(crm):
     (error,) = info.value.errors
     assert "field 'amount' of entity 'deal' does not exist" in error.message
     assert "3 places use it" in error.message
-    for user in ("rule 'positive' (assert)", "list view columns", "role 'sales' field grant (read)",
+    for user in ("rule 'positive' (assert)", "list view columns", "field grant (read) (role 'sales'",
                  "$.rules[0].assert", "$.entities.deal.fields.amount"):
         assert user in error.message
     assert "amount" in crm.columns("deal")  # nothing was planned, nothing dropped
@@ -53,7 +53,7 @@ def test_renaming_an_api_field_still_used_is_refused_listing_its_users(crm):
     assert "rule 'coded' (assert)" in error.message and "role 'sales'" in error.message
     assert crm.stored() == before and "code" in crm.columns("deal")
     assert [u.description for u in crm.load().users_of("deal", "code")] == [
-        "rule 'coded' (assert)", "role 'sales' field grant (hidden)"]
+        "rule 'coded' (assert)", "field grant (hidden)"]
 
 
 def test_a_field_used_by_a_stored_document_is_refused_when_planned_not_only_when_checked(crm):
