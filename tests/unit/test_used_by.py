@@ -123,3 +123,20 @@ def test_uses_in_expressions_over_several_lines_are_grouped_too():
                "form_layout": {"sections": [{"fields": ["title"]}]}}
     (error,) = _errors(ACCOUNT, dropped)
     assert "but 2 places use it: rule 'r0' (assert)" in error.message
+
+
+def test_loom_uses_answers_in_json_and_for_standard_columns(tmp_path):
+    import json
+
+    import yaml
+
+    for name, spec in (("account", ACCOUNT), ("deal", {**DEAL, "indexes": [{"fields": ["owner", "title"]}]})):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+    result = CliRunner().invoke(main, ["--metadata", str(tmp_path), "uses", "deal.owner", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{
+        "kind": "entity", "owner": "deal", "description": "index 'ix_deal_owner_title'",
+        "file": str(tmp_path / "deal.yaml"), "line": json.loads(result.output)[0]["line"],
+        "path": "$.indexes[0].fields[0]"}]
+    nothing = CliRunner().invoke(main, ["--metadata", str(tmp_path), "uses", "deal.note"])
+    assert nothing.output == "nothing uses deal.note\n"
