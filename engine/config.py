@@ -10,9 +10,11 @@ from engine.storage.db import database_url
 
 #: Environment variable listing metadata folders, separated by ``os.pathsep``.
 METADATA_ENV = "LOOM_METADATA_DIRS"
-#: The folders shipped with Loom (the demo CRM), next to the ``engine`` package.
+#: The folders shipped with Loom (the demo CRM), next to the ``engine`` package: entities
+#: and roles, workflows, report definitions. Read when LOOM_METADATA_DIRS is not set.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_METADATA = (PROJECT_ROOT / "schemas",)
+SHIPPED_METADATA = (PROJECT_ROOT / "schemas", PROJECT_ROOT / "workflows",
+                    PROJECT_ROOT / "report_defs")
 #: Seconds to wait for the database when reading stored metadata documents.
 CONNECT_TIMEOUT = 5
 
@@ -29,7 +31,13 @@ class Config:
                  metadata: list[str] | tuple[str, ...] | None = None) -> Config:
         dirs = metadata or [d for d in os.environ.get(METADATA_ENV, "").split(os.pathsep) if d]
         return cls(database_url=database_url(database),
-                   metadata_dirs=tuple(Path(d) for d in dirs) if dirs else SHIPPED_METADATA)
+                   metadata_dirs=tuple(Path(d) for d in dirs) if dirs else shipped_metadata())
+
+
+def shipped_metadata() -> tuple[Path, ...]:
+    """The default folders that exist. A default folder may be absent (an install
+    without workflows); a folder someone named is reported when missing."""
+    return tuple(d for d in SHIPPED_METADATA if d.is_dir())
 
 
 def load_model(config: Config, db=None):

@@ -327,6 +327,29 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Use:
+    """One place in the metadata that reads an entity or a field (see ``CompiledModel.users_of``).
+
+    ``kind`` is the document kind (``entity``, ``extends``, ``role``...), ``owner`` the
+    entity or role (or other document) the user belongs to, ``description`` says what
+    it is: ``rule 'won_needs_amount' (when)``.
+    """
+
+    kind: str
+    owner: str
+    source: Source
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.kind} {self.owner!r}; {self.source})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "owner": self.owner, "description": self.description,
+                "file": self.source.file, "line": self.source.line,
+                "path": json_path(self.source.path)}
+
+
+@dataclass(frozen=True)
 class CompiledModel:
     """The whole compiled metadata.
 
@@ -343,6 +366,32 @@ class CompiledModel:
     roles: Mapping[str, Role] = dc_field(default_factory=lambda: EMPTY)
     #: Hash of every document the model compiled from; ``""`` for a model built by hand.
     revision: str = ""
+    # Values of registered document kinds that have no attribute of their own, by place.
+    parts: Mapping[str, Any] = dc_field(default_factory=lambda: EMPTY)
+    # (entity, field or None for the entity itself) -> what reads it. Not in ``version``.
+    uses: Mapping[tuple[str, str | None], tuple[Use, ...]] = dc_field(
+        default_factory=lambda: EMPTY, repr=False)
+
+    def part(self, place: str) -> Any:
+        """The compiled value of a document kind by its place; a KeyError names the known ones."""
+        if place in ("entities", "presets", "roles"):
+            return getattr(self, place)
+        try:
+            return self.parts[place]
+        except KeyError:
+            known = ", ".join(sorted({"entities", "presets", "roles", *self.parts}))
+            raise KeyError(f"unknown model part {place!r}; known: {known}") from None
+
+    def users_of(self, entity: str, field: str | None = None) -> tuple[Use, ...]:
+        """What reads ``entity.field`` (or, without ``field``, the entity itself).
+
+        >>> model.users_of("deal", "stage")          # doctest: +SKIP
+        (Use(kind='entity', owner='deal', description="rule 'won_needs_amount' (when)", ...), ...)
+        """
+        known = self.entity(entity)
+        if field is not None and field not in STANDARD_COLUMNS:
+            known.field(field)  # an unknown field is a KeyError naming the known ones
+        return self.uses.get((entity, field), ())
 
     def entity(self, name: str) -> Entity:
         """The entity called ``name``; a KeyError names the known entities."""

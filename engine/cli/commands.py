@@ -1,5 +1,5 @@
 """The ``loom`` group and its metadata and data commands (check, plan, migrate, restore,
-purge, show, metaschema, seed-demo, demo). Each command is one use case: load, act, report.
+purge, show, uses, metaschema, seed-demo, demo). Each command is one use case: load, act, report.
 
 Exit codes: 0 ok; 1 the metadata has errors; 2 usage error; 3 the database
 refused (a migration needing --allow-destructive, a stale model, nothing to
@@ -15,6 +15,7 @@ import time
 import click
 
 from engine.cli.common import EXIT_METADATA, EXIT_REFUSED, Context, fail, guarded
+from engine.model import json_path
 from engine.spec.errors import MetadataInvalid
 
 
@@ -176,10 +177,48 @@ def show(obj: Context, entity: str, expanded: bool, lang: str) -> None:
 
 
 @main.command()
-@click.argument("kind", required=False, default="entity",
-                type=click.Choice(["entity", "extends", "presets", "role"]))
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print the users as JSON.")
+@click.pass_obj
+@guarded
+def uses(obj: Context, target: str, as_json: bool) -> None:
+    """Print what uses ENTITY.FIELD (or ENTITY): rules, formulas, conditions, views, indexes, roles.
+
+    Run it before dropping or renaming a field: each user must change first.
+    """
+    entity, _, field = target.partition(".")
+    users = obj.model.users_of(entity, field or None)
+    if as_json:
+        click.echo(json.dumps([u.as_dict() for u in users], ensure_ascii=False, indent=2))
+        return
+    if not users:
+        click.echo(f"nothing uses {target}")
+        return
+    click.echo(f"{target} is used by {len(users)} place{'s' if len(users) != 1 else ''}:")
+    for use in users:
+        line = f":{use.source.line}" if use.source.line is not None else ""
+        click.echo(f"  {use.kind} {use.owner}: {use.description}  "
+                   f"({use.source.file}{line} {json_path(use.source.path)})")
+
+
+class _Kind(click.ParamType):
+    """A registered document kind, looked up when the command runs (plug-ins register later)."""
+
+    name = "kind"
+
+    def convert(self, value, param, ctx):
+        from engine.spec.kinds import registry
+
+        if value in registry:
+            return value
+        self.fail(f"unknown document kind {value!r}; known: {', '.join(registry.names())}",
+                  param, ctx)
+
+
+@main.command()
+@click.argument("kind", required=False, default="entity", type=_Kind())
 def metaschema(kind: str) -> None:
-    """Print the JSON Schema of a kind of metadata file (for editors)."""
+    """Print the JSON Schema of a kind of metadata document, KIND (for editors)."""
     from engine.spec import metaschema as load
 
     click.echo(json.dumps(load(kind), ensure_ascii=False, indent=2))

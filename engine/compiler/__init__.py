@@ -1,9 +1,10 @@
 """The compile stage: metadata documents -> one frozen :class:`~engine.model.CompiledModel`.
 
-``core`` runs the pipeline over every document (presets, entities, views, cross
-checks), ``fields`` compiles one field, ``names`` gives model-wide names (inverses,
-index and link-table names, renames), ``roles`` compiles permission documents.
-Every error is collected and raised once as ``MetadataInvalid``.
+``core`` checks every document and runs the compile step of each registered document
+kind (:mod:`engine.spec.kinds`); the built-in steps are ``presets``, ``entities``
+(with ``fields`` for one field and ``names`` for model-wide names: inverses, index
+and link-table names, renames) and ``roles``; ``uses`` records what uses each entity
+and field. Every error is collected and raised once as ``MetadataInvalid``.
 
 Pure: no database, no Flask, nothing at import time.
 """

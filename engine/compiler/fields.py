@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from engine.fields import FieldValueError, registry
 from engine.model import Field, Inverse, Option, Preset, Source, Text, freeze, thaw
@@ -50,6 +50,32 @@ def humanize(name: str) -> str:
     return name.replace("_", " ").strip().capitalize() or name
 
 
+#: cel-cpp's message for a name the environment does not declare.
+_UNDECLARED = re.compile(r"^undeclared reference to '([A-Za-z_][A-Za-z0-9_]*)'$")
+
+#: ``unknown(name, error)``: told instead of ``errors`` when an expression names a field
+#: the entity doesn't have (several such uses of one name are reported together).
+Unknown = Callable[[str, MetadataError], None]
+
+
+def undeclared_name(source: str, exc: ExpressionError) -> str | None:
+    """The field an expression names but the environment lacks, else ``None``.
+
+    cel-cpp reports an unknown function with the same words, at the ``(`` after
+    it; an unknown variable is reported at the name itself (line and column, as an
+    expression written as a YAML block may span several lines).
+    """
+    match = _UNDECLARED.match(exc.message)
+    if match is None or exc.column is None:
+        return None
+    name = match.group(1)
+    lines, line = source.split("\n"), exc.line or 1
+    if not 1 <= line <= len(lines):
+        return None
+    text, start = lines[line - 1], exc.column - 1
+    return name if text[start:start + len(name)] == name else None
+
+
 @dataclasses.dataclass
 class Item:
     """A spec item (field, rule, index) with the document and path it came from."""
@@ -66,13 +92,22 @@ class Item:
         return Source(self.doc.file, self.path, self.doc.line_of(self.path))
 
     def compile(self, env: Environment, source: str, expect: str | None,
-                errors: list[MetadataError], *path: str | int, note: str = "") -> Expression | None:
-        """Compile a CEL expression of this item; on failure append an error and return None."""
+                errors: list[MetadataError], *path: str | int, note: str = "",
+                unknown: Unknown | None = None) -> Expression | None:
+        """Compile a CEL expression of this item; on failure append an error and return None.
+
+        An unknown field goes to ``unknown`` when given (see :data:`Unknown`).
+        """
         try:
             return env.compile(source, expect=expect)
         except ExpressionError as exc:
             where = f" (column {exc.column})" if exc.column else ""
-            errors.append(self.error(f"CEL error{where}: {exc.message}{note}", *path, code="expression"))
+            error = self.error(f"CEL error{where}: {exc.message}{note}", *path, code="expression")
+            name = undeclared_name(source, exc) if unknown is not None else None
+            if name is not None and unknown is not None:
+                unknown(name, error)
+            else:
+                errors.append(error)
             return None
 
 
@@ -215,23 +250,39 @@ def _bounds(d: FieldDraft, errors: list[MetadataError]) -> None:
         d.field = dataclasses.replace(f, **values)
 
 
-def field_expressions(d: FieldDraft, env: Environment, errors: list[MetadataError]) -> None:
-    """Compile ``expr``, ``default: {expr}`` and the ``*_if`` conditions of a field."""
+#: What each expression of a field is, in "used by" answers.
+EXPRESSION_ROLES = MappingProxyType({
+    "expr": "formula", "default_expr": "computed default", "visible_if": "visible_if",
+    "required_if": "required_if", "read_only_if": "read_only_if"})
+
+
+def field_expressions(d: FieldDraft, env: Environment, errors: list[MetadataError],
+                      unknown: Callable[[str, str, MetadataError], None] | None = None) -> None:
+    """Compile ``expr``, ``default: {expr}`` and the ``*_if`` conditions of a field.
+
+    ``unknown(attribute, name, error)`` is told about a field an expression names
+    but the entity lacks (``attribute``: ``expr``, ``default_expr``, ``visible_if``...).
+    """
     f, spec, changes = d.field, d.spec, {}
+
+    def told(attribute: str) -> Unknown | None:
+        return None if unknown is None else (lambda name, error: unknown(attribute, name, error))
+
     for key in ("visible_if", "required_if", "read_only_if"):
         if key in spec:
             sub, note = d.where(key)
-            changes[key] = d.item.compile(env, spec[key], "bool", errors, *sub, note=note)
+            changes[key] = d.item.compile(env, spec[key], "bool", errors, *sub, note=note,
+                                          unknown=told(key))
     if "expr" in spec:
         sub, note = d.where("expr")
         changes["expr"] = d.item.compile(env, spec["expr"], f.type.cel_type(f), errors, *sub,
-                                         note=note)
+                                         note=note, unknown=told("expr"))
     default = spec.get("default")
     if _is_expr(default) and f.type.accepts_default:
         sub, note = d.where("default")
         changes["default_expr"] = d.item.compile(env, default["expr"], f.type.cel_type(f), errors,
                                                  *sub, *(("expr",) if sub == ("default",) else ()),
-                                                 note=note)
+                                                 note=note, unknown=told("default_expr"))
         changes["follows"] = _follows(d, default.get("follows"), env, errors)
     d.field = dataclasses.replace(f, **{k: v for k, v in changes.items() if v is not None})
 

@@ -20,9 +20,11 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.compiler.fields import STANDARD_VARIABLES
-from engine.model import STANDARD_COLUMNS, Entity, EntityGrant, PoolGrant, Role, Source, Text
+from engine.model import (STANDARD_COLUMNS, Entity, EntityGrant, PoolGrant, Role, Source, Text,
+                          Use)
 from engine.rules import Environment, Expression, ExpressionError
 from engine.spec.errors import MetadataError
+from engine.spec.kinds import CompileInput
 from engine.spec.loader import SpecDocument
 from engine.spec.metaschema import suggest
 
@@ -34,13 +36,29 @@ ENTITY_ONLY_KEYS = ("pool", "read_through", "conditions")
 ROLE_LIST_TYPE = "list(string)"
 
 
+def compile_role_documents(step: CompileInput) -> Mapping[str, Role]:
+    """The compile step of ``role`` documents (see :mod:`engine.spec.kinds`): roles by name.
+
+    Reads ``entities`` and ``declared_fields`` (every entity's declared field names,
+    also of entities that failed to compile) from the entity step; records each
+    grant as a use of its entity and each field grant as a use of its field.
+    """
+    declared_fields: Mapping[str, frozenset[str]] = step.built["declared_fields"]
+    entities: Mapping[str, Entity] = step.built["entities"]
+    broken = set(step.built["broken_entities"]) | (set(declared_fields) - set(entities))
+    return compile_roles(step.documents, entities, set(declared_fields), broken, step.errors,
+                         step=step, declared_fields=declared_fields)
+
+
 def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                   declared: set[str], broken: set[str],
-                  errors: list[MetadataError]) -> dict[str, Role]:
+                  errors: list[MetadataError], *, step: CompileInput | None = None,
+                  declared_fields: Mapping[str, frozenset[str]] | None = None) -> dict[str, Role]:
     """Every valid role of ``docs`` by name; problems are appended to ``errors``.
 
     ``declared`` are all entity names (compiled or not); ``broken`` those already
-    refused with an error, which references stay quiet about.
+    refused with an error, which references stay quiet about (but a field named in
+    a grant is still checked against ``declared_fields`` of the entity).
     """
     roles: dict[str, Role] = {}
     for doc in sorted(docs, key=lambda d: d.file):
@@ -50,6 +68,7 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                                     f"{roles[name].source.file}", "duplicate"))
             continue
         before = len(errors)
+        errors_seen = False
         default = doc.data.get("default")
         for key in ENTITY_ONLY_KEYS:
             if default is not None and key in default:
@@ -64,14 +83,20 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                                             f"{suggest(entity, declared)}; known: "
                                             f"{', '.join(sorted(declared)) or 'none'}", "reference"))
                 continue
+            if step is not None:
+                step.use(entity, None, _use(doc, path, name, "grant"))
+            missing_before = len(step.missing) if step is not None else 0
             target = entities.get(entity)
-            _check_fields(doc, path, target, data, errors)
+            _check_fields(doc, path, entity, target, (declared_fields or {}).get(entity), data,
+                          errors, step, name)
+            if step is not None and len(step.missing) > missing_before:
+                errors_seen = True
             if target is None:  # declared but refused: stay quiet about the rest
                 continue
             grants[entity] = _grant(data, pool=_pool(doc, path, target, entities, data, errors),
                                     read_through=_read_through(doc, path, target, data, errors),
                                     conditions=_conditions(doc, path, target, data, errors))
-        if len(errors) > before:
+        if len(errors) > before or errors_seen:
             continue
         roles[name] = Role(
             name=name, label=Text.of(doc.data["label"]), source=Source(doc.file, (), 1),
@@ -82,17 +107,31 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
     return dict(sorted(roles.items()))
 
 
-def _check_fields(doc: SpecDocument, path: tuple[str, ...], entity: Entity | None,
-                  data: dict[str, Any], errors: list[MetadataError]) -> None:
-    if entity is None:  # declared but refused: its fields are unknown, stay quiet
+def _use(doc: SpecDocument, path: tuple[str, ...], role: str, what: str) -> Use:
+    return Use(doc.kind, role, Source(doc.file, path, doc.line_of(path)),
+               what)
+
+
+def _check_fields(doc: SpecDocument, path: tuple[str, ...], name: str, entity: Entity | None,
+                  declared: frozenset[str] | None, data: dict[str, Any],
+                  errors: list[MetadataError], step: CompileInput | None, role: str) -> None:
+    if entity is None and declared is None:  # refused before its fields were read: stay quiet
         return
-    known = set(entity.field_names) | set(STANDARD_COLUMNS)
-    for field in data.get("fields", {}):
-        if field not in known:
-            errors.append(doc.error(path + ("fields", field),
-                                    f"unknown field {field!r} of entity {entity.name!r}"
-                                    f"{suggest(field, known)}; known: {', '.join(sorted(known))}",
-                                    "reference"))
+    fields = set(entity.field_names) if entity is not None else set(declared or ())
+    known = fields | set(STANDARD_COLUMNS)
+    for field, access in data.get("fields", {}).items():
+        where = path + ("fields", field)
+        if field in known:
+            if step is not None:
+                step.use(name, field, _use(doc, where, role, f"field grant ({access})"))
+            continue
+        error = doc.error(where, f"unknown field {field!r} of entity {name!r}"
+                          f"{suggest(field, known)}; known: {', '.join(sorted(known))}",
+                          "reference")
+        if step is not None:
+            step.unknown_field(name, field, _use(doc, where, role, f"field grant ({access})"), error)
+        else:
+            errors.append(error)
 
 
 def _pool(doc: SpecDocument, path: tuple[str, ...], entity: Entity, entities: Mapping[str, Entity],

@@ -26,6 +26,8 @@ from typing import Any, Callable, Mapping
 
 from cel_expr_python import cel
 
+from engine.rules.references import identifiers
+
 #: Longest expression accepted, in characters. Bounds the work one evaluation can do
 #: (cel-expr-python exposes no comprehension budget; CEL itself has no unbounded loops).
 MAX_EXPRESSION_LENGTH = 2000
@@ -54,10 +56,12 @@ UNKNOWN = _Unknown()
 class ExpressionError(ValueError):
     """A CEL syntax or type error, with the 1-based column where CEL gives it."""
 
-    def __init__(self, message: str, column: int | None = None) -> None:
+    def __init__(self, message: str, column: int | None = None, line: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.column = column
+        #: 1-based line of the expression (a YAML block may span several), where CEL gives it.
+        self.line = line
 
 
 _T = cel.Type
@@ -108,7 +112,7 @@ def _clean_error(raw: str) -> ExpressionError:
         match = _ERROR_POSITION.search(line)
         if match:
             message = re.sub(r"\s*\(in container ''\)", "", match.group(3)).strip()
-            return ExpressionError(message, int(match.group(2)))
+            return ExpressionError(message, int(match.group(2)), int(match.group(1)))
     text = raw.replace("INVALID_ARGUMENT:", "").strip().splitlines()[0] if raw else "invalid"
     return ExpressionError(text)
 
@@ -171,8 +175,6 @@ class Environment:
             variables={name: cel_type(sig) for name, sig in self.variables.items()},
             functions=_standard_functions(),
         )
-        self._names = re.compile(r"\b(" + "|".join(map(re.escape, sorted(self.variables)))
-                                 + r")\b") if self.variables else None
 
     def compile(self, source: str, expect: str | None = None) -> Expression:
         """Compile and type-check ``source``; ``expect`` is a CEL type name like ``bool``.
@@ -188,12 +190,15 @@ class Environment:
         except RuntimeError as exc:
             error = _clean_error(str(exc))
             if _MIXED_NUMBERS.search(error.message):
-                error = ExpressionError(error.message + _MIXED_NUMBERS_HINT, error.column)
+                error = ExpressionError(error.message + _MIXED_NUMBERS_HINT, error.column,
+                                        error.line)
             raise error from None
         result = _type_name(program.return_type())
         if expect is not None and not _assignable(expect, result):
             raise ExpressionError(f"expression has type {result}, expected {expect}")
-        used = frozenset(self._names.findall(_strip_strings(source))) if self._names else frozenset()
+        # The declared variables the checked tree reads (never a text search of the
+        # source: a name inside a string or a macro's own variable is not a use).
+        used = frozenset(identifiers(program.serialize()) & self.variables.keys())
         return Expression(source=source, program=program, result_type=result, variables=used)
 
 
@@ -202,10 +207,6 @@ class Environment:
 _MIXED_NUMBERS = re.compile(r"applied to '\((?:double, int|int, double)\)'")
 _MIXED_NUMBERS_HINT = (" (CEL does not mix int and double: decimal, money and percent fields are "
                        "double, so write a number with a decimal point, e.g. 100.0, not 100)")
-
-
-def _strip_strings(source: str) -> str:
-    return re.sub(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"", "''", source)
 
 
 def _assignable(expected: str, actual: str) -> bool:

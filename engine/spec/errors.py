@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from engine.model import json_path
@@ -38,3 +39,9 @@ class MetadataInvalid(Exception):
         count = len(self.errors)
         super().__init__(f"{count} metadata error{'s' if count != 1 else ''}:\n"
                          + "\n".join(f"  {e}" for e in self.errors))
+
+
+def suggest(word: str, known: "list[str] | set[str] | frozenset[str]") -> str:
+    """`` (did you mean 'label'?)`` when ``word`` looks like a typo of a known name, else ``""``."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -20,12 +20,11 @@ from typing import Any, Iterable, Protocol
 
 import yaml
 
-from engine.spec.errors import MetadataError
+from engine.spec.errors import MetadataError, suggest
+from engine.spec.kinds import registry
 
 #: File endings read as metadata.
 SUFFIXES = (".yaml", ".yml", ".json")
-#: Top-level keys that tell a document's kind, in the order they are tried.
-KINDS = ("entity", "extends", "presets", "role")
 #: Most YAML nodes one file may expand to. Aliases can make a small file expand
 #: exponentially ("billion laughs"); metadata never needs this many.
 MAX_NODES = 200_000
@@ -210,13 +209,40 @@ def document_from_text(text: str, file: str, errors: list[MetadataError]) -> Spe
     if not isinstance(data, dict):
         errors.append(MetadataError(file, (), "a metadata file must be a mapping", 1, "shape"))
         return None
-    kinds = [k for k in KINDS if k in data]
-    if len(kinds) != 1:
-        what = "none" if not kinds else ", ".join(kinds)
-        errors.append(MetadataError(file, (), "a metadata file must have exactly one of the keys "
-                                    f"{', '.join(KINDS)} (found: {what})", 1, "kind"))
+    kind = kind_of(data, file, errors, lines)
+    return None if kind is None else SpecDocument(kind, data, file, lines)
+
+
+def kind_of(data: dict[str, Any], file: str, errors: list[MetadataError],
+            lines: dict[tuple[str | int, ...], int] | None = None) -> str | None:
+    """The registered kind ``data`` declares by its top-level key, or ``None`` with an error
+    naming the known kinds."""
+    known = registry.names()
+    kinds = [k for k in known if k in data]
+    if len(kinds) == 1:
+        return kinds[0]
+    # Kinds may name others (a workflow on ``entity: deal``): the first key then tells.
+    first_key = next(iter(data), None)
+    if kinds and first_key in kinds:
+        return first_key
+    if kinds:
+        errors.append(MetadataError(file, (), "a metadata document has one kind, named by its first "
+                                    f"key, but this one has the keys {', '.join(kinds)} after "
+                                    f"{first_key!r}; known kinds: {', '.join(known)}", 1, "kind"))
         return None
-    return SpecDocument(kinds[0], data, file, lines)
+    # A key close to a kind name is most likely a typo of it (``entiy: deal``); else the
+    # first key usually names the kind (``workflow: follow_up``, a kind not registered).
+    keys = [str(k) for k in data]
+    close = [k for k in keys if suggest(k, set(known))]
+    key = (close or keys or [None])[0]
+    found = f"keys: {', '.join(keys)}" if keys else "no keys"
+    hint = suggest(key, set(known)) if key is not None else ""
+    path: tuple[str, ...] = (key,) if key is not None else ()
+    errors.append(MetadataError(file, path, f"unknown kind of document ({found}){hint}; a "
+                                "metadata document has exactly one of the keys "
+                                f"{', '.join(known)} (the known kinds)",
+                                (lines or {}).get(path, 1), "kind"))
+    return None
 
 
 class FileSource:

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import jsonschema
 
-from engine.spec.errors import MetadataError
-from engine.spec.loader import KINDS, SpecDocument
+from engine.spec.errors import MetadataError, suggest
+from engine.spec.kinds import DocumentKind, registry
+from engine.spec.loader import SpecDocument
+
+__all__ = ["metaschema", "suggest", "validate_document"]
 
 
-@lru_cache(maxsize=None)
 def metaschema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of one kind of metadata file (``entity``, ``extends``, ``presets``)."""
-    if kind not in KINDS:
-        raise KeyError(f"unknown metadata kind {kind!r}; known: {', '.join(KINDS)}")
-    text = resources.files("engine.spec").joinpath(f"metaschema/{kind}.schema.json").read_text("utf-8")
-    return json.loads(text)
+    """The JSON Schema of a registered document kind (``entity``, ``role``...); a KeyError
+    names the known kinds."""
+    return _validator(registry.get(kind)).schema
 
 
+# Keyed by the kind object, not its name: a kind registered again (tests) gets its own.
 @lru_cache(maxsize=None)
-def _validator(kind: str) -> jsonschema.protocols.Validator:
-    schema = metaschema(kind)
+def _validator(kind: DocumentKind) -> jsonschema.protocols.Validator:
+    schema = kind.metaschema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
@@ -36,12 +34,6 @@ def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     if error.context:
         return jsonschema.exceptions.best_match(error.context) or error
     return error
-
-
-def suggest(word: str, known: "list[str] | set[str] | frozenset[str]") -> str:
-    """`` (did you mean 'label'?)`` when ``word`` looks like a typo of a known name, else ``""``."""
-    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _unknown_keys(err: jsonschema.ValidationError) -> list[tuple[str, str]]:
@@ -60,7 +52,7 @@ def _sort_key(err: jsonschema.ValidationError) -> list[str]:
 def validate_document(doc: SpecDocument) -> list[MetadataError]:
     """Every metaschema violation of ``doc``, each with its path and line."""
     errors = []
-    for err in sorted(_validator(doc.kind).iter_errors(doc.data), key=_sort_key):
+    for err in sorted(_validator(registry.get(doc.kind)).iter_errors(doc.data), key=_sort_key):
         err = _best(err)
         path = tuple(err.absolute_path)
         if err.validator == "additionalProperties" and err.schema.get("properties"):

@@ -21,12 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.spec.errors import MetadataError
+from engine.spec.kinds import registry
 from engine.spec.loader import SpecDocument
 
 #: The system table holding API-made metadata documents.
 METADATA_TABLE = "loom_metadata"
-#: Document kinds the metadata API stores.
-STORED_KINDS = ("entity", "extends", "role")
 #: Prefix of a stored document's ``file`` in errors and sources: ``db:extends/deal``.
 FILE_PREFIX = "db:"
 
@@ -57,8 +56,9 @@ def _table() -> sa.Table:
 
 def document_name(kind: str, entity: str) -> str:
     """The stored name of ``kind``'s document about ``entity``: ``extends/deal``."""
-    if kind not in STORED_KINDS:
-        raise ValueError(f"unknown stored kind {kind!r}; known: {', '.join(STORED_KINDS)}")
+    # Which kinds may be stored is the kind registry's ``stored`` flag.
+    if kind not in registry.stored_names():
+        raise ValueError(f"unknown stored kind {kind!r}; known: {', '.join(registry.stored_names())}")
     return f"{kind}/{entity}"
 
 
@@ -93,10 +93,12 @@ def to_document(name: str, body: Any, errors: list[MetadataError]) -> SpecDocume
         errors.append(MetadataError(file, (), "a metadata document must be a mapping", None,
                                     "shape"))
         return None
-    kinds = [k for k in STORED_KINDS if k in body]
+    stored = registry.stored_names()
+    kinds = [k for k in stored if k in body]
     if len(kinds) != 1:
         errors.append(MetadataError(file, (), "a stored document must have exactly one of the "
-                                    f"keys {', '.join(STORED_KINDS)}", None, "kind"))
+                                    f"keys {', '.join(stored)} (the kinds the database may "
+                                    "hold)", None, "kind"))
         return None
     # A deep copy: the compiler and the caller never share the row's objects.
     return SpecDocument(kinds[0], json.loads(json.dumps(body)), file)

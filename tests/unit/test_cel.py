@@ -113,6 +113,18 @@ def test_variables_ignore_names_inside_strings():
     assert env.compile("stage == 'won'").variables == frozenset({"stage"})
 
 
+def test_variables_are_read_from_the_checked_tree_not_the_text():
+    env = Environment({"stage": "string", "amount": "double", "tags": "list(string)",
+                       "scores": "map(string, int)"})
+    # A macro's own variable shadows a field of the same name.
+    assert env.compile("tags.exists(stage, stage == 'x')").variables == frozenset({"tags"})
+    assert env.compile("tags.exists(t, t == stage)").variables == frozenset({"tags", "stage"})
+    # A map key selected with a dot, raw and triple-quoted strings, comments.
+    assert env.compile("scores.amount == 1").variables == frozenset({"scores"})
+    assert env.compile("r'amount' == \"\"\"stage\"\"\" // amount\n").variables == frozenset()
+    assert env.compile("{stage: amount}.size() > 0").variables == frozenset({"stage", "amount"})
+
+
 # -- null semantics ---------------------------------------------------------------
 
 def test_a_null_field_makes_the_result_unknown(deal):

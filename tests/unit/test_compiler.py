@@ -278,8 +278,9 @@ def test_every_error_of_a_file_is_reported():
                              {"name": "b", "type": "select"},
                              {"name": "c", "type": "integer", "default": "x"},
                              list_view={"columns": ["zzz"]}))
-    # The list view is checked only when the fields compiled: no guess from half a model.
-    assert [e.json_path for e in errors] == ["$.fields[0].type", "$.fields[1]", "$.fields[2].default"]
+    # The list view is checked against the declared names (a field that failed stays quiet).
+    assert [e.json_path for e in errors] == ["$.fields[0].type", "$.fields[1]", "$.fields[2].default",
+                                             "$.list_view.columns[0]"]
 
 
 def test_a_field_that_failed_is_not_reported_again_by_expressions():

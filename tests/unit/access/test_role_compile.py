@@ -78,15 +78,30 @@ def test_duplicate_role_is_reported():
 
 
 def test_reference_to_a_broken_entity_is_not_reported_twice():
-    broken = {"entity": "account", "label": "Account", "fields": [{"name": "x", "type": "nope"}]}
+    broken = {"entity": "account", "label": "Account",
+              "fields": [{"name": "credit_limit", "type": "nope"}]}
     errors = _errors(broken, SALES)
     assert len(errors) == 1 and "nope" in errors[0].message
+
+
+def test_grant_of_a_field_a_broken_entity_does_not_declare_is_reported():
+    # The entity failed (a bad type), but its declared names are known: a grant of a
+    # field it never declares is a mistake of its own.
+    broken = {"entity": "account", "label": "Account", "fields": [{"name": "x", "type": "nope"}]}
+    errors = _errors(broken, SALES)
+    assert [e.json_path for e in errors] == ["$.fields[0].type", "$.entities.account.fields.credit_limit"]
 
 
 def test_role_metaschema_is_published():
     schema = metaschema("role")
     assert schema["required"] == ["role", "label"]
     assert schema["$defs"]["grant"]["properties"]["scope"]["enum"] == ["own", "team", "team_tree", "all"]
+
+
+def test_grant_on_an_entity_the_metaschema_refused_is_not_reported_again():
+    refused = {"entity": "account", "label": "Account", "fields": [{"name": "name", "typ": "string"}]}
+    errors = _errors(refused, SALES)
+    assert [e.json_path for e in errors] == ["$.fields[0].typ"]
 
 
 # -- pools, names read through, conditions ---------------------------------------
