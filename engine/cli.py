@@ -101,7 +101,10 @@ def _refusals() -> tuple[type[BaseException], ...]:
 @click.pass_context
 def main(ctx: click.Context, database: str | None, metadata: tuple[str, ...]) -> None:
     """Loom: a metadata-driven CRM engine."""
-    ctx.obj = _Context(database, metadata)
+    try:  # an unknown LOOM_TIMEZONE stops every command before it starts
+        ctx.obj = _Context(database, metadata)
+    except ValueError as exc:  # engine.clock.ConfigurationError
+        _fail(f"configuration error: {exc}", 2)
 
 
 @main.command()
@@ -279,7 +282,7 @@ def _seed(obj: _Context, scale: float, seed: int, quiet: bool) -> dict[str, int]
 
     with obj.db.read() as conn:  # before anything is written: is the schema there and current?
         ensure_current(conn, obj.model)
-    service = RecordService(obj.db, obj.model)
+    service = RecordService(obj.db, obj.model, clock=obj.config.clock)
     return run_seed(service, scale=scale, seed=seed, progress=not quiet)
 
 

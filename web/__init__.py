@@ -28,7 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` overrides the defaults and the environment (see :mod:`web.config`):
     ``LOOM_DATABASE_URL``, ``LOOM_METADATA_DIRS`` (a path list or a sequence),
     ``SECRET_KEY``, ``MAX_CONTENT_LENGTH``, ``LOOM_MODEL_CHECK_INTERVAL``, ``LOOM_WARM_UP``
-    (default: on unless ``TESTING``), ``TESTING``...
+    (default: on unless ``TESTING``), ``LOOM_TIMEZONE`` (an IANA name; an unknown one
+    raises :class:`~engine.clock.ConfigurationError`), ``TESTING``...
     """
     app = Flask(__name__, instance_relative_config=False)
     app.session_interface = CookieSessions()
@@ -42,8 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dirs = app.config.get("LOOM_METADATA_DIRS")
     if isinstance(dirs, str):
         dirs = [d for d in dirs.split(os.pathsep) if d]
+    # An unknown LOOM_TIMEZONE raises ConfigurationError here: the app is never built.
     loom_config = Config.from_env(database=app.config.get("LOOM_DATABASE_URL"),
-                                  metadata=[str(Path(d)) for d in dirs] if dirs else None)
+                                  metadata=[str(Path(d)) for d in dirs] if dirs else None,
+                                  time_zone=app.config.get("LOOM_TIMEZONE"))
     warm_up = app.config.get("LOOM_WARM_UP")
     app.extensions[EXTENSION_KEY] = LoomState(
         loom_config, check_interval=float(app.config["LOOM_MODEL_CHECK_INTERVAL"]),

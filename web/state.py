@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.config import Config, load_model
 from engine.model import CompiledModel
 from engine.permissions import PermissionPolicy
@@ -49,14 +50,19 @@ class Runtime:
     def version(self) -> str:
         return self.model.version
 
+    @property
+    def clock(self) -> Clock:
+        """The one clock of the process (with the organisation's time zone)."""
+        return self.service.clock
 
-def build_runtime(db: Database, model: CompiledModel) -> Runtime:
+
+def build_runtime(db: Database, model: CompiledModel, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     from engine.access import RolePolicy
 
     tables = build_tables(model)
     policy = RolePolicy(model, tables)
     return Runtime(db=db, model=model, tables=tables,
-                   service=RecordService(db, model, tables, policy), policy=policy)
+                   service=RecordService(db, model, tables, policy, clock=clock), policy=policy)
 
 
 class LoomState:
@@ -113,7 +119,7 @@ class LoomState:
         with self._lock:
             model = load_model(self.config, db=self.db)
             if self._runtime is None or self._runtime.version != model.version:
-                self._runtime = build_runtime(self.db, model)
+                self._runtime = build_runtime(self.db, model, self.config.clock)
             self._checked_at = time.monotonic()
             if self.warm_up and self.warmed is None and self._runtime.model.entities:
                 self.warmed = threading.Event()

@@ -1,8 +1,10 @@
 """Temporal field types: date and datetime.
 
 Datetimes are aware and UTC in Python and stored as naive UTC on every database;
-both types are CEL timestamps (a date is midnight UTC), so a date field compares
-with ``now()`` and ``today()``.
+both types are CEL timestamps, so a date field compares with ``now()`` and ``today()``.
+A date is bound as the instant its day begins in the organisation's time zone (the
+zone of the evaluation's clock), as ``today()`` is, and a timestamp a CEL expression
+gives a date field is the day it falls on there.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import evaluation_clock
 from engine.fields.base import FieldValueError, register
 from engine.fields.scalar import _Number, _type_error
 from engine.model import Field
@@ -48,7 +51,12 @@ class DateType(_Number):
         return "timestamp"
 
     def to_cel(self, field: Field, value: Any) -> Any:
-        return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return evaluation_clock().day_start(value)
+
+    def from_cel(self, field: Field, value: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.astimezone(evaluation_clock().zone).date()
+        return self.coerce(field, value)
 
     def to_json(self, field: Field, value: Any) -> Any:
         return None if value is None else value.isoformat()

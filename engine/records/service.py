@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.fields.reference import MAX_ID
 from engine.filters import (FilterCompiler, FilterError, decode_cursor, encode_cursor, keyset_after,
                             order_by)
@@ -66,10 +67,6 @@ from engine.storage.tables import SCHEMA_VERSIONS, ModelTables, build_tables
 
 #: Largest page :meth:`RecordService.list` returns; page through more with ``after``.
 MAX_LIMIT = 1000
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _error_order(error: FieldError) -> int:
@@ -95,16 +92,18 @@ class RecordService:
 
     def __init__(self, db: Database, model: CompiledModel, tables: ModelTables | None = None,
                  permissions: PermissionPolicy | None = None, *,
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
-        """``clock`` gives the time of each write (``created_at``, ``updated_at``, audit,
-        autonumber dates) and of the ``*_days`` filters. CEL's ``now()`` and ``today()``
-        in defaults, formulas and rules do NOT use it: they read the system clock."""
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        """``clock`` (:mod:`engine.clock`) gives the time of each write (``created_at``,
+        ``updated_at``, audit, autonumber dates), of the day-based filters, and of CEL's
+        ``now()`` and ``today()`` in defaults, formulas and rules; its zone says where
+        the organisation's days start."""
         self.db = db
         self.model = model
         self.tables = tables or build_tables(model)
         self.policy: PermissionPolicy = permissions or AllowAll()
         self.clock = clock
-        self.plans = {name: build_plan(model.entities, self.tables, name) for name in model.entities}
+        self.plans = {name: build_plan(model.entities, self.tables, name, clock)
+                      for name in model.entities}
         #: Columns a create writes (all but ``id``), per entity.
         self._columns = {name: [c.name for c in plan.table.columns if c.name != "id"]
                          for name, plan in self.plans.items()}
@@ -144,7 +143,7 @@ class RecordService:
 
     def now(self) -> tuple[dt.datetime, dt.datetime]:
         """(aware UTC now, the same as naive UTC for the database)."""
-        now = self.clock().astimezone(dt.timezone.utc)
+        now = self.clock.now().astimezone(dt.timezone.utc)
         return now, now.replace(tzinfo=None)
 
     @contextmanager

@@ -14,6 +14,11 @@ short-circuit around it). Callers decide what unknown means: a rule's
 ``assert`` is not violated, a ``when`` / ``*_if`` condition does not hold, a
 formula or default becomes null.
 
+``now()`` and ``today()`` read the :class:`~engine.clock.Clock` of the evaluation
+(:func:`~engine.clock.clock_for_evaluation`): ``today()`` is the instant today began
+in the organisation's time zone, and a date field is bound as the instant its day
+begins there, so ``close_date < today()`` compares days.
+
 This module must not touch the database or Flask.
 """
 
@@ -25,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from cel_expr_python import cel
+
+from engine.clock import evaluation_clock
 
 #: Longest expression accepted, in characters. Bounds the work one evaluation can do
 #: (cel-expr-python exposes no comprehension budget; CEL itself has no unbounded loops).
@@ -84,12 +91,13 @@ def cel_type(signature: str) -> "cel.Type":
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return evaluation_clock().now()
 
 
 def _today() -> dt.datetime:
-    day = dt.datetime.now(dt.timezone.utc).date()
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    """The instant today began in the organisation's zone (a CEL timestamp, in UTC)."""
+    clock = evaluation_clock()
+    return clock.day_start(clock.today())
 
 
 def _standard_functions() -> list["cel.FunctionDecl"]:
