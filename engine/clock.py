@@ -118,8 +118,8 @@ class Clock:
 class SystemClock(Clock):
     """The machine's clock (which must keep UTC correctly, as NTP does), read each time."""
 
-    def __init__(self, zone: zoneinfo.ZoneInfo | None = None) -> None:
-        self.zone = zone or zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
+    def __init__(self, zone: dt.tzinfo | None = None) -> None:
+        self.zone = _as_zone(zone)
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(UTC)
@@ -136,8 +136,8 @@ class SimulatedClock(Clock):
     datetime.datetime(2026, 3, 2, 0, 0, tzinfo=datetime.timezone.utc)
     """
 
-    def __init__(self, at: dt.datetime, zone: zoneinfo.ZoneInfo | None = None) -> None:
-        self.zone = zone or zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
+    def __init__(self, at: dt.datetime, zone: dt.tzinfo | None = None) -> None:
+        self.zone = _as_zone(zone)
         self._lock = threading.Lock()
         self._at = _aware(at)
 
@@ -158,6 +158,15 @@ class SimulatedClock(Clock):
 
     def __repr__(self) -> str:
         return f"SimulatedClock({self._at.isoformat()}, {self.zone.key!r})"
+
+
+def _as_zone(tz: dt.tzinfo | None) -> zoneinfo.ZoneInfo:
+    """An IANA zone (``datetime.timezone.utc`` is taken as ``UTC``): SQL needs its name."""
+    if tz is None or tz is UTC:
+        return zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
+    if not isinstance(tz, zoneinfo.ZoneInfo):
+        raise TypeError(f"a clock's zone is an IANA zone (zoneinfo.ZoneInfo), got {tz!r}")
+    return tz
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
