@@ -175,7 +175,8 @@ def migrate(obj: _Context, allow_destructive: bool, actor: str) -> None:
     """Apply the plan in one transaction and record the new schema version."""
     from engine.storage.migrate import apply_plan
 
-    applied = apply_plan(obj.db, obj.model, actor=actor, allow_destructive=allow_destructive)
+    applied = apply_plan(obj.db, obj.model, actor=actor, allow_destructive=allow_destructive,
+                         clock=obj.config.clock)
     click.echo(applied.text())
     click.secho(f"database is at model {obj.model.version}", fg="green")
 
@@ -312,7 +313,7 @@ def demo(obj: _Context, scale: float, fresh: bool) -> None:
     started = time.monotonic()
     model = obj.model
     click.secho(f"metadata ok: {len(model.entities)} entities (model {model.version})", fg="green")
-    applied = apply_plan(obj.db, model, actor="loom demo")
+    applied = apply_plan(obj.db, model, actor="loom demo", clock=obj.config.clock)
     click.echo(f"migrated: {len(applied.steps)} step{'s' if len(applied.steps) != 1 else ''}")
     if _has_records(obj):
         click.echo("demo data already present; use --fresh to start again")

@@ -160,6 +160,14 @@ class SimulatedClock(Clock):
         return f"SimulatedClock({self._at.isoformat()}, {self.zone.key!r})"
 
 
+def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` as naive UTC, how Loom's tables store times (aware values are converted;
+    naive ones are taken to be UTC already)."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 def _as_zone(tz: dt.tzinfo | None) -> zoneinfo.ZoneInfo:
     """An IANA zone (``datetime.timezone.utc`` is taken as ``UTC``): SQL needs its name."""
     if tz is None or tz is UTC:

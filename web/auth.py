@@ -68,7 +68,7 @@ def current_actor() -> Actor | None:
     actor = None
     token = _bearer_token()
     if token is not None:
-        user_id = accounts.verify_token(rt.db, rt.tables, token)
+        user_id = accounts.verify_token(rt.db, rt.tables, token, clock=rt.clock)
         if user_id is not None:
             actor = loom_state().actor(user_id, lang())
         g.loom_auth = "token"
@@ -128,14 +128,15 @@ def login():  # noqa: ANN201
         rt = runtime()
         username = form.username.data.strip()
         address = request.remote_addr or "?"
-        throttle = accounts.LoginThrottle(rt.db, rt.tables)
+        throttle = accounts.LoginThrottle(rt.db, rt.tables, clock=rt.clock)
         wait = throttle.retry_after(username, address)
         if wait:
             flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=wait),
                   "danger")
             status = 429
         else:
-            user_id = accounts.authenticate(rt.db, rt.tables, username, form.password.data)
+            user_id = accounts.authenticate(rt.db, rt.tables, username, form.password.data,
+                                            clock=rt.clock)
             if user_id is None:
                 throttle.failed(username, address)
                 flash(_("Wrong user name or password."), "danger")

@@ -21,12 +21,12 @@ entity specs only.
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.compiler_fields import thaw
 from engine.model import CompiledModel
 from engine.storage.tables import NAMING_CONVENTION, SCHEMA_VERSIONS, system_tables
@@ -119,10 +119,11 @@ def recorded_documents(specs: dict[str, Any] | None) -> list[dict[str, Any]]:
     return docs
 
 
-def record_version(conn: sa.Connection, model: CompiledModel, plan_text: str, actor: str) -> int:
+def record_version(conn: sa.Connection, model: CompiledModel, plan_text: str, actor: str, *,
+                   clock: Clock = SYSTEM_CLOCK) -> int:
     """Record that ``model`` is now applied; returns the new row's id."""
     table = system_table(SCHEMA_VERSIONS)
     result = conn.execute(table.insert().values(
-        version=model.version, applied_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        version=model.version, applied_at=clock.naive_now(),
         actor=actor, plan=plan_text, specs=recorded_specs(model)))
     return result.inserted_primary_key[0]

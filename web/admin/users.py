@@ -89,7 +89,7 @@ def create_user():  # noqa: ANN201
         accounts.create_user(rt.db, rt.tables, form.username.data.strip(),
                              password=form.password.data, email=form.email.data or None,
                              display_name=form.display_name.data or "", lang=form.lang.data,
-                             roles=form.roles.data)
+                             roles=form.roles.data, clock=rt.clock)
     except accounts.AccountError as error:
         flash(str(error), "danger")
         return _page(form, 422)
@@ -109,7 +109,7 @@ def deactivate_user(username: str):  # noqa: ANN201
         flash(_("You cannot deactivate your own account."), "danger")
         return redirect(url_for("admin.users"))
     try:
-        accounts.deactivate_user(rt.db, rt.tables, username)
+        accounts.deactivate_user(rt.db, rt.tables, username, clock=rt.clock)
     except accounts.AccountError as error:
         flash(str(error), "danger")
         return redirect(url_for("admin.users"))
