@@ -54,7 +54,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           str(Path(__file__).resolve().parent / "translations"))
-    extensions.babel.init_app(app, locale_selector=i18n.select_locale)
+    extensions.babel.init_app(app, locale_selector=i18n.select_locale,
+                              timezone_selector=i18n.select_timezone)
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
     auth.init_app(app)

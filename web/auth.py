@@ -41,6 +41,8 @@ class SessionUser(UserMixin):
         self.username = user["username"]
         self.display_name = user.get("display_name") or user["username"]
         self.lang = user.get("lang") or "en"
+        #: An IANA name, or None for the organisation's zone.
+        self.time_zone = user.get("time_zone")
 
 
 @login_manager.user_loader

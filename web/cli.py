@@ -6,10 +6,13 @@ commands that need it, so the import direction stays web -> engine.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
 import click
+
+from engine.clock import DEMO_TIME_ZONE, TIMEZONE_ENV, SystemClock, zone
 
 from engine.cli import demo as engine_demo
 from engine.cli import main
@@ -23,7 +26,8 @@ def _app(obj):  # noqa: ANN001, ANN202
     from web import create_app
 
     return create_app({"LOOM_DATABASE_URL": obj.config.database_url,
-                       "LOOM_METADATA_DIRS": os.pathsep.join(str(d) for d in obj.config.metadata_dirs)})
+                       "LOOM_METADATA_DIRS": os.pathsep.join(str(d) for d in obj.config.metadata_dirs),
+                       "LOOM_TIMEZONE": obj.config.clock.zone_name})
 
 
 def _run(app, host: str, port: int) -> None:  # noqa: ANN001
@@ -55,9 +59,12 @@ def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no
     from engine.demo.users import DEMO_PASSWORD, create_demo_users
     from engine.storage.tables import build_tables
 
-    ctx.invoke(engine_demo, scale=scale, fresh=fresh)
     obj = ctx.obj
-    create_demo_users(obj.db, build_tables(obj.model))
+    if not os.environ.get(TIMEZONE_ENV):  # the demo company works in China
+        obj.config = dataclasses.replace(obj.config, clock=SystemClock(zone(DEMO_TIME_ZONE)))
+    ctx.invoke(engine_demo, scale=scale, fresh=fresh)
+    create_demo_users(obj.db, build_tables(obj.model), clock=obj.config.clock)
+    click.echo(f"time zone: {obj.config.clock.zone_name}")
     click.echo("")
     click.secho("Demo logins (password for every demo user: %s)" % DEMO_PASSWORD, bold=True)
     click.echo(f"  admin   / {DEMO_PASSWORD}   (administrator)")

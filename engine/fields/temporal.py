@@ -2,9 +2,11 @@
 
 Datetimes are aware and UTC in Python and stored as naive UTC on every database;
 both types are CEL timestamps, so a date field compares with ``now()`` and ``today()``.
-A date is bound as the instant its day begins in the organisation's time zone (the
-zone of the evaluation's clock), as ``today()`` is, and a timestamp a CEL expression
-gives a date field is the day it falls on there.
+A date is bound as midnight UTC of its calendar day (so ``getDate()`` and friends give
+its own day, as in the browser), which is how ``today()`` gives the organisation's
+date too. A CEL result for a date field that is such a midnight is that day; any other
+instant (``now()``) is the day it falls on in the organisation's zone (the zone of the
+evaluation's clock).
 """
 
 from __future__ import annotations
@@ -51,11 +53,14 @@ class DateType(_Number):
         return "timestamp"
 
     def to_cel(self, field: Field, value: Any) -> Any:
-        return evaluation_clock().day_start(value)
+        return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
 
     def from_cel(self, field: Field, value: Any) -> Any:
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            return value.astimezone(evaluation_clock().zone).date()
+            instant = value.astimezone(UTC)
+            if instant.time() == dt.time(0):  # a date as CEL holds dates (today(), a date field)
+                return instant.date()
+            return instant.astimezone(evaluation_clock().zone).date()
         return self.coerce(field, value)
 
     def to_json(self, field: Field, value: Any) -> Any:

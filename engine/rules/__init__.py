@@ -15,9 +15,17 @@ short-circuit around it). Callers decide what unknown means: a rule's
 formula or default becomes null.
 
 ``now()`` and ``today()`` read the :class:`~engine.clock.Clock` of the evaluation
-(:func:`~engine.clock.clock_for_evaluation`): ``today()`` is the instant today began
-in the organisation's time zone, and a date field is bound as the instant its day
-begins there, so ``close_date < today()`` compares days.
+(:func:`~engine.clock.clock_for_evaluation`). ``today()`` is today's date in the
+organisation's time zone, held as CEL holds every date: midnight UTC of that calendar
+day. So ``close_date < today()`` and a ``today()`` default compare and give the
+organisation's day whatever its zone, and ``getDate()`` works on both.
+
+Why not the instant the local day began (16:00 UTC the day before, in Shanghai)? Date
+fields are bound at midnight UTC (their getters, and the browser's evaluator, depend
+on it): an instant would put "today" and a date of today on different sides of ``<``
+in every zone but UTC. A datetime compared with ``today()`` is therefore compared
+with midnight UTC of the local date; compare datetimes with ``now()``, and use the
+whole-day filters (``today``, ``within_next_days``), which count local days exactly.
 
 This module must not touch the database or Flask.
 """
@@ -95,9 +103,9 @@ def _now() -> dt.datetime:
 
 
 def _today() -> dt.datetime:
-    """The instant today began in the organisation's zone (a CEL timestamp, in UTC)."""
-    clock = evaluation_clock()
-    return clock.day_start(clock.today())
+    """Today's date in the organisation's zone, as CEL holds dates (midnight UTC)."""
+    day = evaluation_clock().today()
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
 
 
 def _standard_functions() -> list["cel.FunctionDecl"]:

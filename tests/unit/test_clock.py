@@ -84,3 +84,27 @@ def test_sqlites_local_time_function_converts_stored_text():
     assert local_time_text("2026-07-01 12:00:00", "Europe/Berlin") == "2026-07-01 14:00:00.000000"
     assert local_time_text(None, "Asia/Shanghai") is None
     assert local_time_text("not a time", "Asia/Shanghai") is None
+
+
+def test_cel_today_is_the_organisations_date_and_now_the_clocks_instant():
+    from engine.rules import Environment
+
+    env = Environment({"close_date": "timestamp"})
+    at = dt.datetime(2026, 1, 31, 16, 30, tzinfo=UTC)  # Feb 1, 00:30 in Shanghai
+    today, now = env.compile("today()"), env.compile("now()")
+    with clock_for_evaluation(SimulatedClock(at, zone=zone("Asia/Shanghai"))):
+        assert today.evaluate({}) == dt.datetime(2026, 2, 1, tzinfo=UTC)
+        assert now.evaluate({}) == at
+    with clock_for_evaluation(SimulatedClock(at, zone=zone("America/New_York"))):
+        assert today.evaluate({}) == dt.datetime(2026, 1, 31, tzinfo=UTC)
+
+
+def test_an_instant_given_to_a_date_field_is_its_day_in_the_organisations_zone():
+    from engine.fields import registry
+    from engine.model import Field, Source, Text
+
+    date = registry.get("date")
+    f = Field(name="d", type=date, label=Text.of("D"), source=Source("<test>", ("d",)))
+    with clock_for_evaluation(SimulatedClock(dt.datetime(2026, 1, 1), zone=zone("Asia/Shanghai"))):
+        assert date.from_cel(f, dt.datetime(2026, 1, 31, 16, 30, tzinfo=UTC)) == dt.date(2026, 2, 1)
+        assert date.from_cel(f, dt.datetime(2026, 2, 1, tzinfo=UTC)) == dt.date(2026, 2, 1)

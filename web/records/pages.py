@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
-from flask_babel import format_datetime
 
 from engine.filters import kind_of
 from engine.model import Entity, Field
@@ -27,7 +26,7 @@ from web.records.common import (
     user_labels,
     visibility,
 )
-from web.records.display import DATETIME_FORMAT, from_json, show
+from web.records.display import format_moment, from_json, show
 from web.state import Runtime
 
 #: Records each related list shows before "show all".
@@ -158,4 +157,4 @@ def detail(entity: str, id: int):
         related=_related(rt, actor, ent, id), history=_history(rt, actor, ent, id),
         edit_url=endpoint_url("records.edit", entity=entity, id=id) if can_update else None,
         delete_url=endpoint_url("records.delete", entity=entity, id=id) if can_delete else None,
-        format_at=lambda at: format_datetime(at, DATETIME_FORMAT))
+        format_at=format_moment)
