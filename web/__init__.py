@@ -104,9 +104,9 @@ def _jinja(app: Flask) -> None:
 
     from engine.model import LANGUAGES
     from web.auth import current_actor
-    from web.i18n import lang, text
+    from web.i18n import lang, text, time_zone
     from web.nav import navigation
 
     app.jinja_env.globals.update(label=text, lang=lang, current_actor=current_actor,
                                  csrf_token=generate_csrf, languages=LANGUAGES,
-                                 navigation=navigation)
+                                 navigation=navigation, user_time_zone=lambda: time_zone().key)

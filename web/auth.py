@@ -176,6 +176,40 @@ def switch_language():  # noqa: ANN201
     return redirect(safe_next(request.form.get("next"), url_for("home")))
 
 
+@functools.lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """The IANA zones a user may choose (tzdata's, without the legacy aliases)."""
+    import zoneinfo
+
+    return tuple(sorted(z for z in zoneinfo.available_timezones()
+                        if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/")))) + ("UTC",)
+
+
+@bp.route("/time-zone", methods=["GET", "POST"])
+@login_required
+def time_zone_page():  # noqa: ANN201
+    """Show and change the user's time zone (empty: the organisation's)."""
+    from flask_babel import gettext as _
+
+    rt = runtime()
+    if request.method == "POST":
+        form = FlaskForm()
+        if not form.validate_on_submit():
+            abort(400, description="the form expired; reload the page and try again")
+        chosen = request.form.get("time_zone", "").strip()
+        try:
+            accounts.set_time_zone(rt.db, rt.tables, current_user.id, chosen or None)
+        except accounts.AccountError as error:
+            flash(str(error), "danger")
+            return redirect(url_for("auth.time_zone_page"))
+        flash(_("Time zone saved."), "success")
+        return redirect(url_for("auth.time_zone_page"))
+    user = accounts.get_user(rt.db, rt.tables, current_user.id) or {}
+    return render_template("auth/time_zone.html", zones=zone_names(),
+                           chosen=user.get("time_zone") or "",
+                           organisation=rt.clock.zone_name)
+
+
 def init_app(app: Any) -> None:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
