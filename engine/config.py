@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.clock import SYSTEM_CLOCK, Clock, SystemClock, zone, zone_from_env
 from engine.storage.db import database_url
 
 #: Environment variable listing metadata folders, separated by ``os.pathsep``.
@@ -21,17 +22,24 @@ CONNECT_TIMEOUT = 5
 
 @dataclass(frozen=True)
 class Config:
-    """Where the metadata and the database are."""
+    """Where the metadata and the database are, and the clock (with the organisation's
+    time zone) every part of the process reads."""
 
     database_url: str
     metadata_dirs: tuple[Path, ...]
+    clock: Clock = SYSTEM_CLOCK
 
     @classmethod
     def from_env(cls, *, database: str | None = None,
-                 metadata: list[str] | tuple[str, ...] | None = None) -> Config:
+                 metadata: list[str] | tuple[str, ...] | None = None,
+                 time_zone: str | None = None) -> Config:
+        """``time_zone`` (an IANA name) overrides ``$LOOM_TIMEZONE``; an unknown zone raises
+        :class:`~engine.clock.ConfigurationError`, so a process refuses to start with it."""
         dirs = metadata or [d for d in os.environ.get(METADATA_ENV, "").split(os.pathsep) if d]
+        tz = zone(time_zone) if time_zone else zone_from_env()
         return cls(database_url=database_url(database),
-                   metadata_dirs=tuple(Path(d) for d in dirs) if dirs else shipped_metadata())
+                   metadata_dirs=tuple(Path(d) for d in dirs) if dirs else shipped_metadata(),
+                   clock=SystemClock(tz))
 
 
 def shipped_metadata() -> tuple[Path, ...]:

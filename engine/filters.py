@@ -13,7 +13,11 @@ created_at, updated_at, created_by, updated_by, owner, version) or, one level de
 a field of the record a relation or many-to-many field points to
 (``account.region``). Values are coerced with the field's type, so ``"2024-01-01"``
 works for a date and ``"1000"`` for money. ``ne`` and ``not_in`` also match empty
-values (as a user reading "stage is not won" expects).
+values (as a user reading "stage is not won" expects). ``today``,
+``older_than_days`` and ``within_next_days`` count whole days in the organisation's
+time zone (the clock's): ``within_next_days: 7`` is from the start of today to the end
+of the 7th day after it, ``older_than_days: 30`` is before the start of the day 30 days
+ago, ``today: true`` is today.
 
 Sorts are lists like ``["-close_date", "title"]``; ``id`` is appended (in the
 direction of the last key) unless a key is already unique and never empty (``id``
@@ -41,6 +45,7 @@ from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.fields import FieldValueError
 from engine.fields.standard import STANDARD_FIELDS
 from engine.model import CompiledModel, Entity, Field
@@ -51,6 +56,8 @@ MAX_CONDITIONS = 200
 MAX_DEPTH = 10
 #: Most values an ``in`` / ``not_in`` list may hold.
 MAX_IN_VALUES = 1000
+#: Most days ``older_than_days`` / ``within_next_days`` take (about 300 years).
+MAX_DAYS = 100_000
 #: Dialects whose NULLs sort after every value in ascending order.
 NULLS_LARGEST = frozenset({"postgresql", "oracle"})
 
@@ -62,7 +69,7 @@ OPERATORS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "int": _EQUALITY + _ORDERING,
     "double": _EQUALITY + _ORDERING,
     "string": _EQUALITY + _ORDERING + ("contains", "starts_with"),
-    "timestamp": _EQUALITY + _ORDERING + ("older_than_days", "within_next_days"),
+    "timestamp": _EQUALITY + _ORDERING + ("today", "older_than_days", "within_next_days"),
     "list": ("contains", "in", "is_null"),
     "dyn": ("is_null",),
 })
@@ -117,12 +124,13 @@ class FilterCompiler:
 
     def __init__(self, model: CompiledModel, tables: ModelTables, *, visible: Visible | None = None,
                  related_scope: RelatedScope | None = None,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.model = model
         self.tables = tables
         self.visible = visible or (lambda entity, field: True)
         self.related_scope = related_scope or (lambda entity, table: None)
-        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        #: Gives "today" and the organisation's zone for the whole-day operators.
+        self.clock = clock
 
     # -- fields ------------------------------------------------------------
     def field(self, entity: Entity, name: Any, problems: list[str]) -> Field | None:
@@ -293,13 +301,35 @@ class FilterCompiler:
             _no_nul(value)
             return column.icontains(value, autoescape=True) if op == "contains" \
                 else column.istartswith(value, autoescape=True)
-        # older_than_days / within_next_days
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _BadValue(f"{op} takes a whole number of days (0 or more)")
-        now = self.clock()
-        if op == "older_than_days":
-            return column < self._value(f, now - dt.timedelta(days=value))
-        return column.between(self._value(f, now), self._value(f, now + dt.timedelta(days=value)))
+        return self._days(f, column, op, value)
+
+    def _days(self, f: Field, column: Any, op: str, value: Any) -> Any:
+        """``today``, ``older_than_days`` and ``within_next_days``: whole days in the
+        organisation's zone (the clock's).
+
+        The bounds are worked out here, once, and compared with the column in SQL: for
+        a datetime column, the instants (naive UTC, as stored) where those local days
+        begin; for a date column, the local dates. No row is converted, so an index on
+        the column still serves, on every database alike.
+        """
+        if op == "today":
+            if value is not True:
+                raise _BadValue("today takes true")
+            days = (0, 1)
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0 \
+                or value > MAX_DAYS:
+            raise _BadValue(f"{op} takes a whole number of days (0 to {MAX_DAYS})")
+        else:  # older: before the day N days ago; within: today to the end of today + N
+            days = (None, -value) if op == "older_than_days" else (0, value + 1)
+        today = self.clock.today()
+        low, high = (None if d is None else self._day_bound(f, column, today + dt.timedelta(days=d))
+                     for d in days)
+        return column < high if low is None else sa.and_(column >= low, column < high)
+
+    def _day_bound(self, f: Field, column: Any, day: dt.date) -> Any:
+        if isinstance(column.type, sa.DateTime):  # an instant: where the local day begins
+            return self._value(f, self.clock.day_start(day))
+        return self._value(f, day)
 
     def _linked(self, path: _Path, op: str, value: Any) -> Any:
         """A condition on a many-to-many field, through its link table."""

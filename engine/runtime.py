@@ -29,8 +29,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.config import Config, load_model
 from engine.model import CompiledModel
 from engine.permissions import Actor, PermissionPolicy
@@ -70,8 +70,13 @@ class Snapshot:
         """The metadata revision (what processes reload on)."""
         return self.model.revision
 
+    @property
+    def clock(self) -> Clock:
+        """The one clock of the process (with the organisation's time zone)."""
+        return self.service.clock
 
-def assemble(db: Database, model: CompiledModel, *, clock: Any = None) -> Snapshot:
+
+def assemble(db: Database, model: CompiledModel, *, clock: Clock = SYSTEM_CLOCK) -> Snapshot:
     """Tables, the role policy and the record service for ``model`` on ``db``.
 
     For callers that compiled a model themselves (benchmarks, tests); a process
@@ -83,9 +88,8 @@ def assemble(db: Database, model: CompiledModel, *, clock: Any = None) -> Snapsh
 
     tables = build_tables(model)
     policy = RolePolicy(model, tables)
-    options = {} if clock is None else {"clock": clock}
     return Snapshot(db=db, model=model, tables=tables,
-                    service=RecordService(db, model, tables, policy, **options), policy=policy)
+                    service=RecordService(db, model, tables, policy, clock=clock), policy=policy)
 
 
 class Runtime:
@@ -99,12 +103,13 @@ class Runtime:
 
     def __init__(self, config: Config, *, db: Database | None = None,
                  check_interval: float = DEFAULT_CHECK_INTERVAL, warm_up: bool = False,
-                 clock: Any = None) -> None:
+                 clock: Clock | None = None) -> None:
         self.config = config
         self.check_interval = check_interval
         self.warm_up = warm_up
-        # A clock given here wins; else the configuration's, once it carries one.
-        self.clock = clock if clock is not None else getattr(config, "clock", None)
+        # A clock given here (a simulated one in tests and benchmarks) wins over the
+        # configuration's system clock in the organisation's zone.
+        self.clock = clock if clock is not None else config.clock
         #: Set once the warm-up has run (``None`` until it started).
         self.warmed: threading.Event | None = None
         self._db = db

@@ -29,7 +29,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` overrides the defaults and the environment (see :mod:`web.config`):
     ``LOOM_DATABASE_URL``, ``LOOM_METADATA_DIRS`` (a path list or a sequence),
     ``SECRET_KEY``, ``MAX_CONTENT_LENGTH``, ``LOOM_MODEL_CHECK_INTERVAL``, ``LOOM_WARM_UP``
-    (default: on unless ``TESTING``), ``TESTING``...
+    (default: on unless ``TESTING``), ``LOOM_TIMEZONE`` (an IANA name; an unknown one
+    raises :class:`~engine.clock.ConfigurationError`), ``TESTING``...
     """
     app = Flask(__name__, instance_relative_config=False)
     app.session_interface = CookieSessions()
@@ -44,8 +45,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dirs = app.config.get("LOOM_METADATA_DIRS")
     if isinstance(dirs, str):
         dirs = [d for d in dirs.split(os.pathsep) if d]
+    # An unknown LOOM_TIMEZONE raises ConfigurationError here: the app is never built.
     loom_config = Config.from_env(database=app.config.get("LOOM_DATABASE_URL"),
-                                  metadata=[str(Path(d)) for d in dirs] if dirs else None)
+                                  metadata=[str(Path(d)) for d in dirs] if dirs else None,
+                                  time_zone=app.config.get("LOOM_TIMEZONE"))
     warm_up = app.config.get("LOOM_WARM_UP")
     app.extensions[EXTENSION_KEY] = Runtime(
         loom_config, check_interval=float(app.config["LOOM_MODEL_CHECK_INTERVAL"]),
@@ -53,7 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           str(Path(__file__).resolve().parent / "translations"))
-    extensions.babel.init_app(app, locale_selector=i18n.select_locale)
+    extensions.babel.init_app(app, locale_selector=i18n.select_locale,
+                              timezone_selector=i18n.select_timezone)
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
     auth.init_app(app)
@@ -102,10 +106,11 @@ def _jinja(app: Flask) -> None:
 
     from engine.model import LANGUAGES
     from web.auth import current_actor
-    from web.i18n import lang, text
     from web.admin.guard import may_administer
+    from web.i18n import lang, text, time_zone
     from web.nav import navigation
 
     app.jinja_env.globals.update(label=text, lang=lang, current_actor=current_actor,
                                  csrf_token=generate_csrf, languages=LANGUAGES,
-                                 navigation=navigation, may_administer=may_administer)
+                                 navigation=navigation, may_administer=may_administer,
+                                 user_time_zone=lambda: time_zone().key)

@@ -41,6 +41,8 @@ class SessionUser(UserMixin):
         self.username = user["username"]
         self.display_name = user.get("display_name") or user["username"]
         self.lang = user.get("lang") or "en"
+        #: An IANA name, or None for the organisation's zone.
+        self.time_zone = user.get("time_zone")
 
 
 @login_manager.user_loader
@@ -68,7 +70,7 @@ def current_actor() -> Actor | None:
     actor = None
     token = _bearer_token()
     if token is not None:
-        user_id = accounts.verify_token(rt.db, rt.tables, token)
+        user_id = accounts.verify_token(rt.db, rt.tables, token, clock=rt.clock)
         if user_id is not None:
             actor = loom_state().actor(user_id, lang())
         g.loom_auth = "token"
@@ -128,14 +130,15 @@ def login():  # noqa: ANN201
         rt = runtime()
         username = form.username.data.strip()
         address = request.remote_addr or "?"
-        throttle = accounts.LoginThrottle(rt.db, rt.tables)
+        throttle = accounts.LoginThrottle(rt.db, rt.tables, clock=rt.clock)
         wait = throttle.retry_after(username, address)
         if wait:
             flash(_("Too many failed attempts. Try again in %(seconds)d seconds.", seconds=wait),
                   "danger")
             status = 429
         else:
-            user_id = accounts.authenticate(rt.db, rt.tables, username, form.password.data)
+            user_id = accounts.authenticate(rt.db, rt.tables, username, form.password.data,
+                                            clock=rt.clock)
             if user_id is None:
                 throttle.failed(username, address)
                 flash(_("Wrong user name or password."), "danger")
@@ -171,6 +174,40 @@ def switch_language():  # noqa: ANN201
         rt = runtime()
         accounts.set_lang(rt.db, rt.tables, current_user.id, chosen)
     return redirect(safe_next(request.form.get("next"), url_for("home")))
+
+
+@functools.lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """The IANA zones a user may choose (tzdata's, without the legacy aliases)."""
+    import zoneinfo
+
+    return tuple(sorted(z for z in zoneinfo.available_timezones()
+                        if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/")))) + ("UTC",)
+
+
+@bp.route("/time-zone", methods=["GET", "POST"])
+@login_required
+def time_zone_page():  # noqa: ANN201
+    """Show and change the user's time zone (empty: the organisation's)."""
+    from flask_babel import gettext as _
+
+    rt = runtime()
+    if request.method == "POST":
+        form = FlaskForm()
+        if not form.validate_on_submit():
+            abort(400, description="the form expired; reload the page and try again")
+        chosen = request.form.get("time_zone", "").strip()
+        try:
+            accounts.set_time_zone(rt.db, rt.tables, current_user.id, chosen or None)
+        except accounts.AccountError as error:
+            flash(str(error), "danger")
+            return redirect(url_for("auth.time_zone_page"))
+        flash(_("Time zone saved."), "success")
+        return redirect(url_for("auth.time_zone_page"))
+    user = accounts.get_user(rt.db, rt.tables, current_user.id) or {}
+    return render_template("auth/time_zone.html", zones=zone_names(),
+                           chosen=user.get("time_zone") or "",
+                           organisation=rt.clock.zone_name)
 
 
 def init_app(app: Any) -> None:

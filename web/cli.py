@@ -1,18 +1,25 @@
 """The ``loom`` command: the engine's commands plus ``serve``, and ``demo`` that serves.
 
 The engine's CLI (the :mod:`engine.cli` package) knows nothing of the web; this module adds the
-commands that need it, so the import direction stays web -> engine.
+commands that need it to a copy of the engine's group, so the import direction stays
+web -> engine and importing this module changes nothing of the engine's own group (whose
+``demo`` sets up without serving).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
 import click
 
 from engine.cli import demo as engine_demo
-from engine.cli import main
+from engine.cli import main as engine_main
+
+#: The engine's group with the web's commands; the engine's group keeps its own commands.
+main = copy.copy(engine_main)
+main.commands = dict(engine_main.commands)
 
 #: Where ``loom serve`` and ``loom demo`` listen unless told otherwise.
 DEFAULT_HOST = "127.0.0.1"
@@ -23,7 +30,8 @@ def _app(obj):  # noqa: ANN001, ANN202
     from web import create_app
 
     return create_app({"LOOM_DATABASE_URL": obj.config.database_url,
-                       "LOOM_METADATA_DIRS": os.pathsep.join(str(d) for d in obj.config.metadata_dirs)})
+                       "LOOM_METADATA_DIRS": os.pathsep.join(str(d) for d in obj.config.metadata_dirs),
+                       "LOOM_TIMEZONE": obj.config.clock.zone_name})
 
 
 def _run(app, host: str, port: int) -> None:  # noqa: ANN001
@@ -55,9 +63,10 @@ def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no
     from engine.demo.users import DEMO_PASSWORD, create_demo_users
     from engine.storage.tables import build_tables
 
-    ctx.invoke(engine_demo, scale=scale, fresh=fresh)
     obj = ctx.obj
-    create_demo_users(obj.db, build_tables(obj.model))
+    ctx.invoke(engine_demo, scale=scale, fresh=fresh)
+    create_demo_users(obj.db, build_tables(obj.model), clock=obj.config.clock)
+    click.echo(f"time zone: {obj.config.clock.zone_name}")
     click.echo("")
     click.secho("Demo logins (password for every demo user: %s)" % DEMO_PASSWORD, bold=True)
     click.echo(f"  admin   / {DEMO_PASSWORD}   (administrator)")

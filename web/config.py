@@ -30,6 +30,7 @@ ENV_SETTINGS = {
     "LOOM_MODEL_CHECK_INTERVAL": float,
     "LOOM_COOKIE_SECURE": lambda v: v.lower() in ("1", "true", "yes"),
     "LOOM_WARM_UP": lambda v: v.lower() in ("1", "true", "yes"),
+    "LOOM_TIMEZONE": str,
 }
 
 

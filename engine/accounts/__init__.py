@@ -31,6 +31,7 @@ from engine.accounts.users import (
                                    search_users,
                                    set_lang,
                                    set_password,
+                                   set_time_zone,
                                    user_id,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "AccountError", "LoginThrottle", "PasswordTooWeak", "actor_for", "add_member", "authenticate",
     "create_team", "create_token", "create_user", "deactivate_user", "find_user", "get_user",
     "grant_role", "list_teams", "list_tokens", "list_users", "remove_member", "revoke_role",
-    "revoke_token", "search_users", "set_lang", "set_manager", "set_parent", "set_password", "team_tree", "user_id",
+    "revoke_token", "search_users", "set_lang", "set_manager", "set_parent", "set_password", "set_time_zone",
+    "team_tree", "user_id",
     "verify_token",
 ]

@@ -14,7 +14,7 @@ import math
 
 import sqlalchemy as sa
 
-from engine.accounts.clock import utcnow
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.storage.db import Database
 from engine.storage.tables import ModelTables
 
@@ -32,8 +32,9 @@ class LoginThrottle:
     """Counts failed logins per (username, address) and per address, in the database."""
 
     def __init__(self, db: Database, tables: ModelTables, *, max_failures: int = MAX_FAILURES,
-                 window_seconds: int = WINDOW_SECONDS) -> None:
+                 window_seconds: int = WINDOW_SECONDS, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
+        self.clock = clock
         self.table = tables.login_attempts
         self.max_failures = max_failures
         self.window = dt.timedelta(seconds=window_seconds)
@@ -57,7 +58,7 @@ class LoginThrottle:
         """Seconds until ``username`` may try again from ``ip``; 0 means now."""
         name, address = self._key(username, ip)
         t = self.table
-        now = utcnow()
+        now = self.clock.naive_now()
         with self.db.read() as conn:
             return max(self._wait(conn, sa.and_(t.c.username == name, t.c.ip == address),
                                   self.max_failures, now),
@@ -67,7 +68,7 @@ class LoginThrottle:
         """Record a failed login."""
         name, address = self._key(username, ip)
         t = self.table
-        now = utcnow()
+        now = self.clock.naive_now()
         with self.db.write() as conn:
             conn.execute(t.delete().where(t.c.failed_at <= now - self.window))
             conn.execute(t.insert().values(username=name, ip=address, failed_at=now))

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.accounts.clock import naive_utc, utcnow
+from engine.clock import SYSTEM_CLOCK, Clock, naive_utc
 from engine.accounts.errors import AccountError
 from engine.accounts.users import user_id
 from engine.storage.db import Database
@@ -41,12 +41,12 @@ def _digest(secret: str) -> str:
 
 
 def create_token(db: Database, tables: ModelTables, username: str, *, name: str = "",
-                 expires_at: dt.datetime | None = None) -> str:
+                 expires_at: dt.datetime | None = None, clock: Clock = SYSTEM_CLOCK) -> str:
     """A new token for ``username``; the plaintext is returned once and never stored."""
     if len(name or "") > MAX_TOKEN_NAME:
         raise AccountError(f"a token name has at most {MAX_TOKEN_NAME} characters")
     secret = secrets.token_urlsafe(SECRET_BYTES)
-    now = utcnow()
+    now = clock.naive_now()
     expires_at = naive_utc(expires_at)
     if expires_at is not None and expires_at <= now:
         raise AccountError("the expiry date must be in the future")
@@ -70,7 +70,8 @@ def _lookup(tokens: sa.Table, users: sa.Table) -> sa.Select:
             .where(tokens.c.id == sa.bindparam("token_id", type_=tokens.c.id.type)))
 
 
-def verify_token(db: Database, tables: ModelTables, token: str) -> int | None:
+def verify_token(db: Database, tables: ModelTables, token: str, *,
+                 clock: Clock = SYSTEM_CLOCK) -> int | None:
     """The user id of a valid token; ``None`` if unknown, revoked, expired or the user is inactive."""
     match = _TOKEN.match(token) if isinstance(token, str) else None
     if match is None:
@@ -81,7 +82,7 @@ def verify_token(db: Database, tables: ModelTables, token: str) -> int | None:
         row = conn.execute(_lookup(tokens, tables.users), {"token_id": token_id}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
         return None
-    now = utcnow()
+    now = clock.naive_now()
     if row.revoked_at is not None or not row.active:
         return None
     if row.expires_at is not None and row.expires_at <= now:
@@ -92,7 +93,8 @@ def verify_token(db: Database, tables: ModelTables, token: str) -> int | None:
     return int(row.user_id)
 
 
-def revoke_token(db: Database, tables: ModelTables, token_id: int) -> None:
+def revoke_token(db: Database, tables: ModelTables, token_id: int, *,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
     """Revoke the token with this id (its user can no longer use it)."""
     tokens = tables.tokens
     with db.write() as conn:
@@ -100,7 +102,7 @@ def revoke_token(db: Database, tables: ModelTables, token_id: int) -> None:
         if found is None:
             raise AccountError(f"unknown token {token_id}")
         if found.revoked_at is None:
-            conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=utcnow()))
+            conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=clock.naive_now()))
 
 
 def list_tokens(db: Database, tables: ModelTables, username: str) -> list[dict[str, Any]]:

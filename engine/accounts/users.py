@@ -1,4 +1,4 @@
-"""Users: create, change password, deactivate, authenticate, roles and language.
+"""Users: create, change password, deactivate, authenticate, roles, language and time zone.
 
 Writes ``loom_users``, ``loom_credentials`` and ``loom_user_roles``. Whether a
 role exists in the model is the caller's check (the model is not needed here).
@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.accounts.clock import utcnow
+from engine.clock import SYSTEM_CLOCK, Clock, ConfigurationError, zone
 from engine.accounts.errors import AccountError
 from engine.accounts.passwords import hash_password, needs_rehash, verify_password
 from engine.model import LANGUAGES
@@ -41,6 +41,16 @@ def _check_lang(lang: str) -> str:
     return lang
 
 
+def _check_time_zone(name: str | None) -> str | None:
+    """A valid IANA zone name, or None (the organisation's zone); AccountError otherwise."""
+    if name is None or not str(name).strip():
+        return None
+    try:
+        return zone(str(name).strip()).key
+    except ConfigurationError as exc:
+        raise AccountError(str(exc)) from None
+
+
 def _check_role(role: str) -> str:
     if not isinstance(role, str) or not ROLE_PATTERN.match(role):
         raise AccountError(f"{role!r} is not a valid role name")
@@ -58,10 +68,15 @@ def user_id(conn: sa.Connection, tables: ModelTables, username: str) -> int:
 
 def create_user(db: Database, tables: ModelTables, username: str, *, password: str | None = None,
                 email: str | None = None, display_name: str = "", lang: str = "en",
-                roles: Iterable[str] = (), active: bool = True) -> int:
-    """Create a user (with a password and roles if given); return the new id."""
+                roles: Iterable[str] = (), active: bool = True, time_zone: str | None = None,
+                clock: Clock = SYSTEM_CLOCK) -> int:
+    """Create a user (with a password and roles if given); return the new id.
+
+    ``time_zone`` is an IANA name, or None for the organisation's zone.
+    """
     _check_username(username)
     _check_lang(lang)
+    time_zone = _check_time_zone(time_zone)
     roles = sorted({_check_role(r) for r in roles})
     if email is not None and (len(email) > MAX_EMAIL or "@" not in email):
         raise AccountError("the e-mail address is not valid")
@@ -69,13 +84,14 @@ def create_user(db: Database, tables: ModelTables, username: str, *, password: s
         raise AccountError(f"the display name must have at most {MAX_DISPLAY_NAME} characters")
     hashed = hash_password(password) if password is not None else None
     users = tables.users
-    now = utcnow()
+    now = clock.naive_now()
     with db.write() as conn:
         if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
             raise AccountError(f"user {username!r} already exists")
         new_id = conn.execute(users.insert().values(
             username=username, email=email or None, display_name=display_name or "",
-            active=bool(active), lang=lang, created_at=now)).inserted_primary_key[0]
+            active=bool(active), lang=lang, time_zone=time_zone,
+            created_at=now)).inserted_primary_key[0]
         if hashed is not None:
             conn.execute(tables.credentials.insert().values(user_id=new_id, password_hash=hashed,
                                                             updated_at=now))
@@ -84,33 +100,37 @@ def create_user(db: Database, tables: ModelTables, username: str, *, password: s
     return int(new_id)
 
 
-def _store_hash(conn: sa.Connection, tables: ModelTables, uid: int, hashed: str) -> None:
+def _store_hash(conn: sa.Connection, tables: ModelTables, uid: int, hashed: str,
+                clock: Clock) -> None:
     creds = tables.credentials
-    now = utcnow()
+    now = clock.naive_now()
     done = conn.execute(creds.update().where(creds.c.user_id == uid).values(
         password_hash=hashed, updated_at=now)).rowcount
     if not done:
         conn.execute(creds.insert().values(user_id=uid, password_hash=hashed, updated_at=now))
 
 
-def set_password(db: Database, tables: ModelTables, username: str, password: str) -> None:
+def set_password(db: Database, tables: ModelTables, username: str, password: str, *,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
     """Set (or replace) the password of ``username``; :class:`PasswordTooWeak` if too short."""
     hashed = hash_password(password)
     with db.write() as conn:
-        _store_hash(conn, tables, user_id(conn, tables, username), hashed)
+        _store_hash(conn, tables, user_id(conn, tables, username), hashed, clock)
 
 
-def deactivate_user(db: Database, tables: ModelTables, username: str) -> None:
+def deactivate_user(db: Database, tables: ModelTables, username: str, *,
+                    clock: Clock = SYSTEM_CLOCK) -> None:
     """Stop ``username`` from logging in and revoke every token they hold."""
     with db.write() as conn:
         uid = user_id(conn, tables, username)
         conn.execute(tables.users.update().where(tables.users.c.id == uid).values(active=False))
         tokens = tables.tokens
         conn.execute(tokens.update().where(tokens.c.user_id == uid, tokens.c.revoked_at.is_(None))
-                     .values(revoked_at=utcnow()))
+                     .values(revoked_at=clock.naive_now()))
 
 
-def authenticate(db: Database, tables: ModelTables, username: str, password: str) -> int | None:
+def authenticate(db: Database, tables: ModelTables, username: str, password: str, *,
+                 clock: Clock = SYSTEM_CLOCK) -> int | None:
     """The user id when ``password`` is right and the user is active; ``None`` otherwise.
 
     Takes the same time whether the user exists or not (a hash is always checked).
@@ -128,7 +148,7 @@ def authenticate(db: Database, tables: ModelTables, username: str, password: str
         return None
     if needs_rehash(stored):
         with db.write() as conn:
-            _store_hash(conn, tables, row.id, hash_password(password))
+            _store_hash(conn, tables, row.id, hash_password(password), clock)
     return int(row.id)
 
 
@@ -144,7 +164,8 @@ def _roles_of(conn: sa.Connection, tables: ModelTables, ids: list[int]) -> dict[
 
 def _user_dict(row: Any, roles: list[str]) -> dict[str, Any]:
     return {"id": int(row.id), "username": row.username, "display_name": row.display_name,
-            "email": row.email, "lang": row.lang, "active": bool(row.active), "roles": roles}
+            "email": row.email, "lang": row.lang, "time_zone": row.time_zone,
+            "active": bool(row.active), "roles": roles}
 
 
 def _one_user(db: Database, tables: ModelTables, where: Any) -> dict[str, Any] | None:
@@ -156,7 +177,8 @@ def _one_user(db: Database, tables: ModelTables, where: Any) -> dict[str, Any] |
 
 
 def get_user(db: Database, tables: ModelTables, user_id: int) -> dict[str, Any] | None:
-    """The user with this id as a dict (id, username, display_name, email, lang, active, roles)."""
+    """The user with this id as a dict (id, username, display_name, email, lang, time_zone
+    (None: the organisation's), active, roles)."""
     return _one_user(db, tables, tables.users.c.id == user_id)
 
 
@@ -202,6 +224,16 @@ def set_lang(db: Database, tables: ModelTables, user_id: int, lang: str) -> None
     with db.write() as conn:
         done = conn.execute(tables.users.update().where(tables.users.c.id == user_id)
                             .values(lang=lang)).rowcount
+    if not done:
+        raise AccountError("unknown user")
+
+
+def set_time_zone(db: Database, tables: ModelTables, user_id: int, name: str | None) -> None:
+    """Remember the user's time zone (an IANA name); None or "" means the organisation's."""
+    name = _check_time_zone(name)
+    with db.write() as conn:
+        done = conn.execute(tables.users.update().where(tables.users.c.id == user_id)
+                            .values(time_zone=name)).rowcount
     if not done:
         raise AccountError("unknown user")
 

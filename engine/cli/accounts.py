@@ -92,7 +92,8 @@ def user_create(obj: Any, username: str, password: str | None, password_stdin: b
     if password_stdin:
         password = _read_password(True)
     new_id = create_user(obj.db, _tables(obj), username, password=password, email=email,
-                         display_name=display_name, lang=lang, roles=roles)
+                         display_name=display_name, lang=lang, roles=roles,
+                         clock=obj.config.clock)
     click.secho(f"created user {username} (id {new_id})", fg="green")
 
 
@@ -106,7 +107,7 @@ def user_passwd(obj: Any, username: str, password_stdin: bool) -> None:
     from engine.accounts import set_password
 
     tables = _tables(obj)
-    set_password(obj.db, tables, username, _read_password(password_stdin))
+    set_password(obj.db, tables, username, _read_password(password_stdin), clock=obj.config.clock)
     click.secho(f"password of {username} changed", fg="green")
 
 
@@ -118,7 +119,7 @@ def user_deactivate(obj: Any, username: str) -> None:
     """Stop a user from logging in and revoke their tokens (their records stay)."""
     from engine.accounts import deactivate_user
 
-    deactivate_user(obj.db, _tables(obj), username)
+    deactivate_user(obj.db, _tables(obj), username, clock=obj.config.clock)
     click.secho(f"deactivated {username}", fg="green")
 
 
@@ -247,8 +248,9 @@ def token_create(obj: Any, username: str, name: str, expires_days: int | None) -
 
     expires = None
     if expires_days is not None:
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)
-    click.echo(create_token(obj.db, _tables(obj), username, name=name, expires_at=expires))
+        expires = obj.config.clock.now() + dt.timedelta(days=expires_days)
+    click.echo(create_token(obj.db, _tables(obj), username, name=name, expires_at=expires,
+                            clock=obj.config.clock))
 
 
 @token.command("list")
@@ -273,7 +275,7 @@ def token_revoke(obj: Any, token_id: int) -> None:
     """Revoke a token by its id (see `loom token list`)."""
     from engine.accounts import revoke_token
 
-    revoke_token(obj.db, _tables(obj), token_id)
+    revoke_token(obj.db, _tables(obj), token_id, clock=obj.config.clock)
     click.secho(f"revoked token {token_id}", fg="green")
 
 

@@ -27,7 +27,12 @@ from engine.spec.errors import MetadataInvalid
 @click.pass_context
 def main(ctx: click.Context, database: str | None, metadata: tuple[str, ...]) -> None:
     """Loom: a metadata-driven CRM engine."""
-    ctx.obj = Context(database, metadata)
+    from engine.clock import ConfigurationError
+
+    try:  # an unknown LOOM_TIMEZONE stops every command before it starts
+        ctx.obj = Context(database, metadata)
+    except ConfigurationError as exc:
+        fail(f"configuration error: {exc}", 2)
 
 
 @main.command()
@@ -99,7 +104,8 @@ def migrate(obj: Context, allow_destructive: bool, actor: str) -> None:
     """Apply the plan in one transaction and record the new schema version."""
     from engine.storage.migrate import apply_plan
 
-    applied = apply_plan(obj.db, obj.model, actor=actor, allow_destructive=allow_destructive)
+    applied = apply_plan(obj.db, obj.model, actor=actor, allow_destructive=allow_destructive,
+                         clock=obj.config.clock)
     click.echo(applied.text())
     click.secho(f"database is at model {obj.model.version}", fg="green")
 
@@ -258,10 +264,14 @@ def _print_counts(counts: dict[str, int]) -> None:
 @click.pass_obj
 @guarded
 def demo(obj: Context, scale: float, fresh: bool) -> None:
-    """Check the shipped CRM, migrate it into the database and seed the demo data."""
+    """Check the shipped CRM, migrate it into the database and seed the demo data
+    (in Asia/Shanghai unless LOOM_TIMEZONE says otherwise)."""
     import sqlalchemy as sa
 
+    from engine.clock import DEMO_TIME_ZONE
     from engine.storage.migrate import apply_plan
+
+    obj.default_time_zone(DEMO_TIME_ZONE)
 
     url = sa.engine.make_url(obj.config.database_url)
     if fresh and url.get_backend_name() == "sqlite" and url.database:
@@ -272,7 +282,7 @@ def demo(obj: Context, scale: float, fresh: bool) -> None:
     started = time.monotonic()
     model = obj.model
     click.secho(f"metadata ok: {len(model.entities)} entities (model {model.version})", fg="green")
-    applied = apply_plan(obj.db, model, actor="loom demo")
+    applied = apply_plan(obj.db, model, actor="loom demo", clock=obj.config.clock)
     click.echo(f"migrated: {len(applied.steps)} step{'s' if len(applied.steps) != 1 else ''}")
     if _has_records(obj):
         click.echo("demo data already present; use --fresh to start again")

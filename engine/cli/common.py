@@ -29,6 +29,19 @@ class Context:
         self.config = Config.from_env(database=database, metadata=list(metadata) or None)
         self._runtime = None
 
+    def default_time_zone(self, name: str) -> None:
+        """Work in ``name`` unless ``LOOM_TIMEZONE`` chose a zone (``loom demo``: the demo
+        company works in China). Only before the runtime is built: it keeps its clock."""
+        import dataclasses
+        import os
+
+        from engine.clock import TIMEZONE_ENV, SystemClock, zone
+
+        if self._runtime is not None:
+            raise RuntimeError("the time zone is chosen before the runtime is built")
+        if not os.environ.get(TIMEZONE_ENV):
+            self.config = dataclasses.replace(self.config, clock=SystemClock(zone(name)))
+
     @property
     def runtime(self):
         if self._runtime is None:

@@ -16,14 +16,15 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Sequence, TypeVar
+from zoneinfo import ZoneInfo
+
+from engine.clock import DEMO_TIME_ZONE
 
 #: The demo's "today". Fixed, so that a seed always gives the same rows; pass another
 #: ``anchor`` to :func:`engine.demo.seed.seed_demo` to move the whole history.
 DEMO_ANCHOR = dt.date(2026, 11, 23)
 #: Whole months of history before the anchor's month (2023-12 .. 2026-11 for the default).
 HISTORY_MONTHS = 36
-#: Time zone of the demo's business hours (China Standard Time, no daylight saving).
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 #: Rows handed to one ``bulk_create`` call; the progress bar moves once per chunk.
 WRITE_CHUNK = 5000
 CENT = Decimal("0.01")
@@ -63,6 +64,8 @@ class Demo:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Unique company names and mobiles of this run (engine.demo.customers sets it).
     names: Any = None
+    #: Where the demo company works: its business hours are wall time here (stored as UTC).
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEMO_TIME_ZONE))
 
     def __post_init__(self) -> None:
         self.start = history_start(self.anchor)
@@ -89,13 +92,23 @@ class Demo:
         return first + dt.timedelta(days=self.rng.randint(0, span)) if span > 0 else first
 
     def at(self, day: dt.date, first_hour: int = 9, last_hour: int = 18) -> dt.datetime:
-        """A moment of business hours (China time) on ``day``, to the quarter hour."""
+        """A moment of business hours in the demo's zone (Asia/Shanghai) on ``day``, to the
+        quarter hour, as an aware datetime (the record service stores it as UTC)."""
         minutes = self.rng.randrange(first_hour * 60, last_hour * 60, 15)
-        return dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=CST)
+        return dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60,
+                           tzinfo=self.zone)
+
+    def earlier(self, at: dt.datetime, *, days: int, hours: int, first_hour: int = 9) -> dt.datetime:
+        """``days`` before ``at``, and ``hours`` earlier still unless that leaves business
+        hours (then the same time of day): no random draw, so a seed keeps its rows."""
+        moved = at - dt.timedelta(days=days)
+        earlier = moved - dt.timedelta(hours=hours)
+        return earlier if earlier.hour >= first_hour and earlier.date() == moved.date() else moved
 
     def now(self) -> dt.datetime:
-        """The demo's present moment: the anchor day at 18:00 China time."""
-        return dt.datetime(self.anchor.year, self.anchor.month, self.anchor.day, 18, tzinfo=CST)
+        """The demo's present moment: the anchor day at 18:00 in the demo's zone."""
+        return dt.datetime(self.anchor.year, self.anchor.month, self.anchor.day, 18,
+                           tzinfo=self.zone)
 
     def owner_of(self, account: dict[str, Any]) -> int:
         """Who works on an account's records: its owner, else its previous owner, else anyone."""

@@ -139,7 +139,7 @@ def _plan_history(demo: Demo, row: dict[str, Any]) -> None:
     if rng.random() < POOL_SHARE[stage]:
         returned = demo.at(anchor - dt.timedelta(days=rng.randint(1, 200)))
         row.update(owner=None, returned_at=returned,
-                   last_followup_at=returned - dt.timedelta(days=rng.randint(30, 75), hours=3))
+                   last_followup_at=demo.earlier(returned, days=rng.randint(30, 75), hours=3))
         if rng.random() < 0.9:
             row["previous_owner"] = rng.choice(demo.users)
     else:
@@ -147,7 +147,7 @@ def _plan_history(demo: Demo, row: dict[str, Any]) -> None:
         followup = demo.at(anchor - dt.timedelta(days=quiet), 9, 17)
         row.update(owner=rng.choice(demo.users), last_followup_at=followup)
         if rng.random() < 0.3:
-            row["claimed_at"] = followup - dt.timedelta(days=rng.randint(0, 300), hours=2)
+            row["claimed_at"] = demo.earlier(followup, days=rng.randint(0, 300), hours=2)
     weight = demo.log_uniform(0.5, 6) * {"A": 3.0, "B": 1.5, "C": 1.0}[row["level"]]
     span = (anchor - start).days
     if stage == "loyal":

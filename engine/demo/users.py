@@ -9,10 +9,12 @@ only what is missing is added.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
-from engine.accounts.clock import utcnow
 from engine.accounts.passwords import hash_password
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.demo.words import OTHER_USERS, SALES_PEOPLE
 from engine.storage.db import Database
 from engine.storage.tables import ModelTables
@@ -32,7 +34,8 @@ DEMO_TEAMS = (
 )
 
 
-def create_demo_users(db: Database, tables: ModelTables) -> list[int]:
+def create_demo_users(db: Database, tables: ModelTables, *,
+                      clock: Clock = SYSTEM_CLOCK) -> list[int]:
     """Create the demo users that are missing; return the salespeople's ids, sales1 first.
 
     The admin, manager and service users are created too but not returned: the demo
@@ -44,7 +47,7 @@ def create_demo_users(db: Database, tables: ModelTables) -> list[int]:
     users = tables.users
     wanted = OTHER_USERS + SALES_PEOPLE
     names = [u[0] for u in wanted]
-    now = utcnow()
+    now = clock.naive_now()
     with db.write() as conn:
         existing = {row.username for row in conn.execute(
             sa.select(users.c.username).where(users.c.username.in_(names)))}
@@ -56,20 +59,21 @@ def create_demo_users(db: Database, tables: ModelTables) -> list[int]:
             conn.execute(users.insert(), missing)
         ids = dict(conn.execute(sa.select(users.c.username, users.c.id).where(
             users.c.username.in_(names))).all())
-        _passwords(conn, tables, ids)
+        _passwords(conn, tables, ids, now)
         _roles(conn, tables, ids)
         _teams(conn, tables, ids)
     return [ids[username] for username, _, _ in SALES_PEOPLE]
 
 
-def _passwords(conn: sa.Connection, tables: ModelTables, ids: dict[str, int]) -> None:
+def _passwords(conn: sa.Connection, tables: ModelTables, ids: dict[str, int],
+               now: dt.datetime) -> None:
     creds = tables.credentials
     have = set(conn.execute(sa.select(creds.c.user_id).where(
         creds.c.user_id.in_(ids.values()))).scalars())
     todo = [uid for uid in ids.values() if uid not in have]
     if todo:
         # One hash for all: the demo password is public anyway, and argon2 is slow on purpose.
-        hashed, now = hash_password(DEMO_PASSWORD), utcnow()
+        hashed = hash_password(DEMO_PASSWORD)
         conn.execute(creds.insert(), [{"user_id": uid, "password_hash": hashed, "updated_at": now}
                                       for uid in todo])
 

@@ -1,8 +1,12 @@
 """Temporal field types: date and datetime.
 
 Datetimes are aware and UTC in Python and stored as naive UTC on every database;
-both types are CEL timestamps (a date is midnight UTC), so a date field compares
-with ``now()`` and ``today()``.
+both types are CEL timestamps, so a date field compares with ``now()`` and ``today()``.
+A date is bound as midnight UTC of its calendar day (so ``getDate()`` and friends give
+its own day, as in the browser), which is how ``today()`` gives the organisation's
+date too. A CEL result for a date field that is such a midnight is that day; any other
+instant (``now()``) is the day it falls on in the organisation's zone (the zone of the
+evaluation's clock).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import evaluation_clock
 from engine.fields.base import FieldValueError, register
 from engine.fields.scalar import _Number, _type_error
 from engine.model import Field
@@ -49,6 +54,14 @@ class DateType(_Number):
 
     def to_cel(self, field: Field, value: Any) -> Any:
         return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+    def from_cel(self, field: Field, value: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            instant = value.astimezone(UTC)
+            if instant.time() == dt.time(0):  # a date as CEL holds dates (today(), a date field)
+                return instant.date()
+            return instant.astimezone(evaluation_clock().zone).date()
+        return self.coerce(field, value)
 
     def to_json(self, field: Field, value: Any) -> Any:
         return None if value is None else value.isoformat()

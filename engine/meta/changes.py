@@ -32,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.meta import documents
 from engine.meta.compiled import compile_cached, file_documents
 from engine.meta.documents import Edit
@@ -117,7 +118,7 @@ def _changed(file_docs: list[SpecDocument], stored: list[SpecDocument],
 
 
 def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit], *, actor: str,
-            dry_run: bool, allow_destructive: bool) -> MetadataChange:
+            dry_run: bool, allow_destructive: bool, clock: Clock) -> MetadataChange:
     """Steps 1-4 of the module docstring for the edit ``make_edit(model, stored)`` returns."""
     with migration_connection(db, write=not dry_run, check_references=False) as conn:
         rows = stored_rows(conn)
@@ -127,7 +128,7 @@ def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit],
         file_docs, current = _current(conn, files, stored_docs, errors)
         edit = make_edit(current, {row["name"]: row["body"] for row in rows})
         model = _changed(file_docs, stored_docs, edit)
-        runner = Runner(conn, model, build_tables(model))
+        runner = Runner(conn, model, build_tables(model), clock=clock)
         # The applied model is ``current`` (same version, so the same specs).
         plan = build_plan(runner, old=current,
                           scope=scope_of(model, changed_entities(current, model)))
@@ -139,20 +140,21 @@ def _change(db: Database, files: MetadataSource, make_edit: Callable[..., Edit],
         if conn.dialect.name == "sqlite":
             check_foreign_keys(conn, referencing_tables(plan, runner))
         # After the steps: the first change may have created loom_metadata itself.
-        save_document(conn, edit.kind, edit.entity, edit.body, actor)
+        save_document(conn, edit.kind, edit.entity, edit.body, actor, clock=clock)
         # A change that leaves the schema version alone (a label, a role) records no
         # schema version, so no writer is refused; the revision makes processes reload.
         if plan.steps or model.version != current.version:
-            versions.record_version(conn, model, plan.text(), actor)
+            versions.record_version(conn, model, plan.text(), actor, clock=clock)
         revisions.record_revision(conn, model, author=actor, origin=revisions.ORIGIN_API,
-                                  changed=[edit.name])
+                                  changed=[edit.name], clock=clock)
     for step in plan.steps:
         step.run = None
     return MetadataChange(model, plan, True, edit.file)
 
 
 def put_role(db: Database, files: MetadataSource, name: str, spec: Any, *, actor: str,
-             dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+             dry_run: bool = False, allow_destructive: bool = False,
+             clock: Clock = SYSTEM_CLOCK) -> MetadataChange:
     """Store role ``name`` (a role document, as in a YAML file), new or replacing the one
     stored before. No table changes, so no writer is refused; every process reloads it at
     its next check (a new revision).
@@ -161,7 +163,8 @@ def put_role(db: Database, files: MetadataSource, name: str, spec: Any, *, actor
     ...          "default": {"actions": ["read"], "scope": "all"}}, actor="admin")  # doctest: +SKIP
     """
     return _change(db, files, lambda model, stored: documents.role_document(model, name, spec),
-                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive,
+                   clock=clock)
 
 
 def warm_up(db: Database, model: CompiledModel) -> None:
@@ -183,18 +186,21 @@ def warm_up(db: Database, model: CompiledModel) -> None:
 
 
 def create_entity(db: Database, files: MetadataSource, spec: Any, *, actor: str,
-                  dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+                  dry_run: bool = False, allow_destructive: bool = False,
+                  clock: Clock = SYSTEM_CLOCK) -> MetadataChange:
     """Declare a new entity (``spec`` is an entity document, as in a YAML file) and create its table.
 
     >>> create_entity(db, FileSource("schemas"), {"entity": "ticket", "label": "Ticket",
     ...               "fields": [{"name": "title", "type": "text"}]}, actor="admin")  # doctest: +SKIP
     """
     return _change(db, files, lambda model, stored: documents.new_entity(model, spec),
-                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive,
+                   clock=clock)
 
 
 def add_field(db: Database, files: MetadataSource, entity: str, field_spec: Any, *, actor: str,
-              dry_run: bool = False, allow_destructive: bool = False) -> MetadataChange:
+              dry_run: bool = False, allow_destructive: bool = False,
+              clock: Clock = SYSTEM_CLOCK) -> MetadataChange:
     """Add a field to ``entity``; to an entity declared in a file, through its ``extends`` document.
 
     >>> add_field(db, files, "deal", {"name": "priority", "type": "integer", "default": 0},
@@ -202,12 +208,13 @@ def add_field(db: Database, files: MetadataSource, entity: str, field_spec: Any,
     """
     return _change(db, files,
                    lambda model, stored: documents.added_field(model, stored, entity, field_spec),
-                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive,
+                   clock=clock)
 
 
 def change_field(db: Database, files: MetadataSource, entity: str, field: str, changes: Any, *,
                  actor: str, dry_run: bool = False,
-                 allow_destructive: bool = False) -> MetadataChange:
+                 allow_destructive: bool = False, clock: Clock = SYSTEM_CLOCK) -> MetadataChange:
     """Change keys of a field the metadata API added (``null`` removes a key).
 
     >>> change_field(db, files, "deal", "priority", {"max": 5}, actor="admin")  # doctest: +SKIP
@@ -215,4 +222,5 @@ def change_field(db: Database, files: MetadataSource, entity: str, field: str, c
     return _change(db, files,
                    lambda model, stored: documents.changed_field(model, stored, entity, field,
                                                                  changes),
-                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive)
+                   actor=actor, dry_run=dry_run, allow_destructive=allow_destructive,
+                   clock=clock)

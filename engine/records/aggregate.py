@@ -7,8 +7,9 @@ executes the query and returns JSON-ready rows.
 
 Group by items are a field name (``"stage"``, ``"account"``, ``"owner"``) or a date or
 datetime field with a bucket, as ``("close_date", "month")`` or ``"close_date:month"``;
-buckets are :data:`BUCKETS`, computed in UTC, and come back as the ISO date that starts
-the bucket (weeks start on Monday). Metrics are ``"count"`` (rows) or ``op:field`` with
+buckets are :data:`BUCKETS`, days in the organisation's time zone (the clock's: a
+datetime is turned into local time in SQL, see :func:`local_time`), and come back as
+the ISO date that starts the bucket (weeks start on Monday). Metrics are ``"count"`` (rows) or ``op:field`` with
 an op of :data:`METRICS` (also ``("sum", "amount")``).
 
 Output rows are ``{"stage": "won", "close_date_month": "2026-03-01", "count": 3,
@@ -34,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import ZONE_NAME
 from engine.filters import FilterCompiler, FilterError, kind_of
 from engine.model import Field
 from engine.records.plan import EntityPlan
@@ -107,6 +109,29 @@ def _is_number(f: Field) -> bool:
     return kind_of(f) in _NUMBERS and f.type.references(f) is None
 
 
+def local_time(column: Any, zone: str, dialect: str) -> Any:
+    """``column`` as wall time in ``zone``, in SQL, when it holds instants (a datetime,
+    stored as naive UTC); a date column and the UTC zone are left as they are.
+
+    PostgreSQL converts with its own zone database: ``(col AT TIME ZONE 'UTC') AT TIME
+    ZONE 'Asia/Shanghai'``. SQLite has none, so each connection gets ``loom_local``
+    (see :mod:`engine.storage.db`). The zone is a literal, not a parameter, for the
+    reason :func:`_bucket` gives; it is a validated IANA name (:func:`engine.clock.zone`),
+    and refused here if it is anything else.
+    """
+    if zone == "UTC" or not isinstance(getattr(column, "type", None), sa.DateTime):
+        return column
+    if not ZONE_NAME.fullmatch(zone):
+        raise FilterError([f"unknown time zone {zone!r}"])
+    name = sa.literal_column(f"'{zone}'")
+    if dialect == "postgresql":
+        return sa.func.timezone(name, sa.func.timezone(sa.literal_column("'UTC'"), column),
+                                type_=sa.DateTime)
+    if dialect == "sqlite":
+        return sa.func.loom_local(column, name, type_=sa.DateTime)
+    raise FilterError([f"time zones are not available on {dialect}"])
+
+
 def _bucket(column: Any, bucket: str, dialect: str) -> Any:
     """The ISO date (text) that starts ``column``'s bucket; ``bucket`` is one of BUCKETS.
 
@@ -163,7 +188,8 @@ def _keys(plan: EntityPlan, compiler: FilterCompiler, group_by: Any, dialect: st
             problems.append(f"group_by: unknown bucket {bucket!r} for {name!r}; "
                             f"known: {', '.join(BUCKETS)}")
         else:
-            keys.append(_Key(f"{name}_{bucket}", f, _bucket(column, bucket, dialect), bucket))
+            local = local_time(column, compiler.clock.zone_name, dialect)
+            keys.append(_Key(f"{name}_{bucket}", f, _bucket(local, bucket, dialect), bucket))
     return keys
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
+from engine.clock import Clock
 from engine.filters import FilterCompiler
 from engine.model import CompiledModel
 from engine.permissions import HIDDEN, WRITE, Actor, PermissionPolicy
@@ -47,7 +48,7 @@ class RecordCore:
     model: CompiledModel
     tables: ModelTables
     policy: PermissionPolicy
-    clock: Callable[[], dt.datetime]
+    clock: Clock
     plans: dict[str, EntityPlan]
     _columns: dict[str, list[str]]
     _guarded: dict[tuple[str, tuple[str, ...]], GuardedCreate]
@@ -89,7 +90,7 @@ class RecordCore:
 
     def now(self) -> tuple[dt.datetime, dt.datetime]:
         """(aware UTC now, the same as naive UTC for the database)."""
-        now = self.clock().astimezone(dt.timezone.utc)
+        now = self.clock.now().astimezone(dt.timezone.utc)
         return now, now.replace(tzinfo=None)
 
     @contextmanager

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.fields import FieldType
 from engine.fields.reference import ON_DELETE
 from engine.fields.standard import STANDARD_FIELDS
@@ -118,6 +119,8 @@ class EntityPlan:
     has_expressions: bool
     #: A new record before input: the literal defaults and version 1.
     blank: Mapping[str, Any]
+    #: The service's clock: CEL ``now()`` / ``today()`` of this entity's expressions read it.
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def name(self) -> str:
@@ -152,8 +155,9 @@ def _formula_order(formulas: list[Field]) -> tuple[Field, ...]:
     return tuple(ordered)
 
 
-def build_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: str) -> EntityPlan:
-    """The plan of entity ``name``."""
+def build_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: str,
+               clock: Clock = SYSTEM_CLOCK) -> EntityPlan:
+    """The plan of entity ``name``; its expressions will read ``clock``."""
     entity = model_entities[name]
     table = tables.entity(name)
     fields = {**STANDARD_FIELDS, **{f.name: f for f in entity.fields}}
@@ -204,4 +208,5 @@ def build_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: 
         has_expressions=bool(expressions),
         blank=MappingProxyType({**{f.name: f.default for f in entity.fields
                                    if f.default is not None}, "version": 1}),
+        clock=clock,
     )

@@ -43,14 +43,14 @@ No Flask here; the web layer maps :mod:`.errors` to responses.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Callable
+from typing import Any
 
 from engine.model import CompiledModel
 from engine.permissions import Actor, AllowAll, PermissionPolicy
 from engine.records import aggregate as grouping
 from engine.records import expansion, fastinsert, reads
 from engine.records.core import RecordCore
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.records.plan import build_plan
 from engine.records.reads import MAX_LIMIT, Page
 from engine.records.unit import Unit
@@ -58,11 +58,7 @@ from engine.storage.db import Database
 from engine.storage.events import DEFAULT_CAUSE, Cause, WriteContext
 from engine.storage.tables import ModelTables, build_tables
 
-__all__ = ["MAX_LIMIT", "Page", "RecordService", "utc_now"]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+__all__ = ["MAX_LIMIT", "Page", "RecordService"]
 
 
 class RecordService(RecordCore):
@@ -78,16 +74,18 @@ class RecordService(RecordCore):
 
     def __init__(self, db: Database, model: CompiledModel, tables: ModelTables | None = None,
                  permissions: PermissionPolicy | None = None, *,
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
-        """``clock`` gives the time of each write (``created_at``, ``updated_at``, audit,
-        autonumber dates) and of the ``*_days`` filters. CEL's ``now()`` and ``today()``
-        in defaults, formulas and rules do NOT use it: they read the system clock."""
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        """``clock`` (:mod:`engine.clock`) gives the time of each write (``created_at``,
+        ``updated_at``, audit, autonumber dates), of the day-based filters, and of CEL's
+        ``now()`` and ``today()`` in defaults, formulas and rules; its zone says where
+        the organisation's days start."""
         self.db = db
         self.model = model
         self.tables = tables or build_tables(model)
         self.policy: PermissionPolicy = permissions or AllowAll()
         self.clock = clock
-        self.plans = {name: build_plan(model.entities, self.tables, name) for name in model.entities}
+        self.plans = {name: build_plan(model.entities, self.tables, name, clock)
+                      for name in model.entities}
         #: Columns a create writes (all but ``id``), per entity.
         self._columns = {name: [c.name for c in plan.table.columns if c.name != "id"]
                          for name, plan in self.plans.items()}

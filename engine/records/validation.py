@@ -48,6 +48,7 @@ from engine.model import Field
 from engine.permissions import HIDDEN
 from engine.records.errors import FieldError, RecordNotFound, ValidationFailed, text
 from engine.records.plan import EntityPlan
+from engine.clock import clock_for_evaluation
 from engine.rules import UNKNOWN
 
 _REQUIRED = text("is required", "此项必填")
@@ -154,6 +155,15 @@ def complete(plan: EntityPlan, record: dict[str, Any], errors: list[FieldError],
              warnings: list[FieldError], row: int | None = None, *,
              bound: dict[str, Any] | None = None) -> None:
     """Formulas, required, required_if and rules on ``record`` (changed in place)."""
+    if not plan.has_expressions:
+        _complete(plan, record, errors, warnings, row, bound)
+        return
+    with clock_for_evaluation(plan.clock):  # CEL now()/today() and date bindings read it
+        _complete(plan, record, errors, warnings, row, bound)
+
+
+def _complete(plan: EntityPlan, record: dict[str, Any], errors: list[FieldError],
+              warnings: list[FieldError], row: int | None, bound: dict[str, Any] | None) -> None:
     if plan.has_expressions:
         bound = bindings(plan, record) if bound is None else bound
         for f in plan.formulas:
@@ -205,12 +215,13 @@ def validate_create(plan: EntityPlan, values: Any, *, owner: int | None, denied:
               "updated_by": owner, "owner": owner, **given}
     bound = None
     if plan.default_exprs:
-        bound = bindings(plan, record)
-        for f in plan.default_exprs:
-            if f.name not in given:
-                result = f.default_expr.evaluate(bound)
-                record[f.name] = _from_cel(f, result, True, errors, row)
-        bound = bindings(plan, record)
+        with clock_for_evaluation(plan.clock):  # CEL now()/today() and date bindings read it
+            bound = bindings(plan, record)
+            for f in plan.default_exprs:
+                if f.name not in given:
+                    result = f.default_expr.evaluate(bound)
+                    record[f.name] = _from_cel(f, result, True, errors, row)
+            bound = bindings(plan, record)
     complete(plan, record, errors, warnings, row, bound=bound)
     return record
 
@@ -229,10 +240,12 @@ def validate_update(plan: EntityPlan, old: Mapping[str, Any], values: Any, *,
         return {**old}, {}
     given = read_input(plan, values, denied, errors)
     if plan.read_only_if:
-        before = bindings(plan, old)
-        for f in plan.read_only_if:
-            if f.name in given and given[f.name] != old.get(f.name) and f.read_only_if.holds(before):
-                errors.append(_error(f.name, "read_only", _READ_ONLY, None))
+        with clock_for_evaluation(plan.clock):
+            before = bindings(plan, old)
+            for f in plan.read_only_if:
+                if f.name in given and given[f.name] != old.get(f.name) \
+                        and f.read_only_if.holds(before):
+                    errors.append(_error(f.name, "read_only", _READ_ONLY, None))
     record = {**old, **given}
     followed = _follow(plan, old, given, record, errors)
     complete(plan, record, errors, warnings)

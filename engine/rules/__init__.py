@@ -14,6 +14,19 @@ short-circuit around it). Callers decide what unknown means: a rule's
 ``assert`` is not violated, a ``when`` / ``*_if`` condition does not hold, a
 formula or default becomes null.
 
+``now()`` and ``today()`` read the :class:`~engine.clock.Clock` of the evaluation
+(:func:`~engine.clock.clock_for_evaluation`). ``today()`` is today's date in the
+organisation's time zone, held as CEL holds every date: midnight UTC of that calendar
+day. So ``close_date < today()`` and a ``today()`` default compare and give the
+organisation's day whatever its zone, and ``getDate()`` works on both.
+
+Why not the instant the local day began (16:00 UTC the day before, in Shanghai)? Date
+fields are bound at midnight UTC (their getters, and the browser's evaluator, depend
+on it): an instant would put "today" and a date of today on different sides of ``<``
+in every zone but UTC. A datetime compared with ``today()`` is therefore compared
+with midnight UTC of the local date; compare datetimes with ``now()``, and use the
+whole-day filters (``today``, ``within_next_days``), which count local days exactly.
+
 This module must not touch the database or Flask.
 """
 
@@ -26,6 +39,7 @@ from typing import Any, Callable, Mapping
 
 from cel_expr_python import cel
 
+from engine.clock import evaluation_clock
 from engine.rules.references import identifiers
 
 #: Longest expression accepted, in characters. Bounds the work one evaluation can do
@@ -88,11 +102,12 @@ def cel_type(signature: str) -> "cel.Type":
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return evaluation_clock().now()
 
 
 def _today() -> dt.datetime:
-    day = dt.datetime.now(dt.timezone.utc).date()
+    """Today's date in the organisation's zone, as CEL holds dates (midnight UTC)."""
+    day = evaluation_clock().today()
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
 
 

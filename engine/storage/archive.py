@@ -39,7 +39,6 @@ Restore and purge lock ``loom_schema_versions`` on PostgreSQL like a migration
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any, Self
 
@@ -47,6 +46,7 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.model import CompiledModel, Field
 from engine.storage.db import Database
 from engine.storage.plan import PREVIEW_EXAMPLES, ArchiveNotFound, MigrationError
@@ -71,10 +71,6 @@ def is_archive(name: str) -> bool:
     return name.startswith(ARCHIVE_PREFIX)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def _new_name() -> str:
     return ARCHIVE_PREFIX + uuid.uuid4().hex[:16]
 
@@ -85,14 +81,14 @@ def _plain_copy(column: sa.Column, primary_key: bool = False) -> sa.Column:
 
 
 def _register(conn: sa.Connection, entity: str, field: str | None, table: str,
-              spec: dict[str, Any], rows: int) -> None:
+              spec: dict[str, Any], rows: int, clock: Clock) -> None:
     conn.execute(system_table(ARCHIVE).insert().values(
         entity=entity, field=field, archive_table=table, spec=spec, row_count=rows,
-        dropped_at=_now()))
+        dropped_at=clock.naive_now()))
 
 
 def archive_column(op: Operations, table: str, column: sa.Column, entity: str, field: str,
-                   spec: dict[str, Any]) -> int:
+                   spec: dict[str, Any], *, clock: Clock = SYSTEM_CLOCK) -> int:
     """Copy the non-null values of ``table.column`` into a new archive; rows copied."""
     conn = op.get_bind()
     name = _new_name()
@@ -105,12 +101,12 @@ def archive_column(op: Operations, table: str, column: sa.Column, entity: str, f
         .where(source.c[column.name].is_not(None))))
     # Trap: psycopg reports rowcount -1 for INSERT ... SELECT; count instead.
     rows = count_rows(conn, name)
-    _register(conn, entity, field, name, spec, rows)
+    _register(conn, entity, field, name, spec, rows, clock)
     return rows
 
 
 def archive_table(op: Operations, table: sa.Table, entity: str, field: str | None,
-                  spec: dict[str, Any]) -> int:
+                  spec: dict[str, Any], *, clock: Clock = SYSTEM_CLOCK) -> int:
     """Copy every row of the reflected ``table`` into a new archive; rows copied."""
     conn = op.get_bind()
     name = _new_name()
@@ -121,7 +117,7 @@ def archive_table(op: Operations, table: sa.Table, entity: str, field: str | Non
     source = sa.table(table.name, *[sa.column(n) for n in names])
     conn.execute(archive.insert().from_select(names, sa.select(*[source.c[n] for n in names])))
     rows = count_rows(conn, name)
-    _register(conn, entity, field, name, {**spec, "columns": names}, rows)
+    _register(conn, entity, field, name, {**spec, "columns": names}, rows, clock)
     return rows
 
 
@@ -182,7 +178,7 @@ class Restored(int):
 
 
 def restore(db: Database, model: CompiledModel, entity: str, field: str, *,
-            actor: str) -> Restored:
+            actor: str, clock: Clock = SYSTEM_CLOCK) -> Restored:
     """Write the newest unrestored archive of ``entity.field`` back; values restored.
 
     >>> restore(db, model, "deal", "notes", actor="admin")    # doctest: +SKIP
@@ -209,15 +205,16 @@ def restore(db: Database, model: CompiledModel, entity: str, field: str, *,
                                  f"is now {'a column' if target.stored else 'many-to-many'}; "
                                  f"it stays readable in {row['archive_table']} until purged")
         if target.stored:
-            result = _restore_column(conn, model, tables, entity, target, archive, row["spec"])
+            result = _restore_column(conn, model, tables, entity, target, archive, row["spec"],
+                                     clock)
         else:
-            result = Restored(_restore_links(conn, model, tables, entity, field, archive))
+            result = Restored(_restore_links(conn, model, tables, entity, field, archive, clock))
         registry = system_table(ARCHIVE)
         spec = {**row["spec"], "restored_by": actor, "restored": int(result),
                 "restore_failures": result.failures, "restore_kept": result.kept,
                 "restore_missing": result.missing}
         conn.execute(registry.update().where(registry.c.id == row["id"])
-                     .values(restored_at=_now(), spec=spec))
+                     .values(restored_at=clock.naive_now(), spec=spec))
     return result
 
 
@@ -259,7 +256,8 @@ def _taken(conn: sa.Connection, tables: ModelTables, live: sa.Table, target: Fie
 
 
 def _restore_column(conn: sa.Connection, model: CompiledModel, tables: ModelTables, entity: str,
-                    target: Field, archive: sa.Table, spec: dict[str, Any]) -> Restored:
+                    target: Field, archive: sa.Table, spec: dict[str, Any],
+                    clock: Clock) -> Restored:
     live = tables.entity(entity)
     column = live.c[target.name]
     value = sa.type_coerce(archive.c.value, readable(archive.c.value.type, conn.dialect.name))
@@ -286,7 +284,7 @@ def _restore_column(conn: sa.Connection, model: CompiledModel, tables: ModelTabl
     candidates = [c for c in candidates if c.record_id not in refused]
     name = f"{entity}.{target.name}"
     restored = write_changes(conn, model.version, live, entity, target, candidates,
-                             {"restore": name})
+                             {"restore": name}, clock=clock)
     notes = []
     if failed:
         examples = ", ".join(short(v) for v in failed[:PREVIEW_EXAMPLES])
@@ -302,7 +300,7 @@ def _restore_column(conn: sa.Connection, model: CompiledModel, tables: ModelTabl
 
 
 def _restore_links(conn: sa.Connection, model: CompiledModel, tables: ModelTables, entity: str,
-                   field: str, archive: sa.Table) -> int:
+                   field: str, archive: sa.Table, clock: Clock) -> int:
     """Insert the archived pairs whose two records still exist; trace each source record."""
     link = tables.link(entity, field)
     before: dict[int, set[int]] = {}
@@ -326,11 +324,12 @@ def _restore_links(conn: sa.Connection, model: CompiledModel, tables: ModelTable
                                              sorted(before.get(s, set()) | added[s])]})
               for s in sorted(added)]
     write_traces(conn, model.version, source_table, entity, traces,
-                 {"restore": f"{entity}.{field}"})
+                 {"restore": f"{entity}.{field}"}, clock=clock)
     return len(rows)
 
 
-def purge(db: Database, entity: str, field: str | None = None) -> int:
+def purge(db: Database, entity: str, field: str | None = None, *,
+          clock: Clock = SYSTEM_CLOCK) -> int:
     """Drop the archives of ``entity.field`` (all of ``entity``'s when ``field`` is None).
 
     Returns the number of archived values (rows) removed; raises
@@ -353,5 +352,5 @@ def purge(db: Database, entity: str, field: str | None = None) -> int:
         for row in rows:
             if inspector.has_table(row["archive_table"]):
                 op.drop_table(row["archive_table"])
-            conn.execute(t.update().where(t.c.id == row["id"]).values(purged_at=_now()))
+            conn.execute(t.update().where(t.c.id == row["id"]).values(purged_at=clock.naive_now()))
     return sum(r["row_count"] for r in rows)

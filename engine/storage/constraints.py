@@ -167,7 +167,7 @@ def trace_replaced(r: Runner, *, table: str, field: Field, failed: list[tuple[in
     else:
         changes = [Change(record_id, versions[record_id], raw, new) for record_id, raw in failed]
     return write_changes(r.conn, r.model.version, r.target.entity(table), table, field, changes,
-                         {step: f"{table}.{field.name}"}, old_json=old_json)
+                         {step: f"{table}.{field.name}"}, old_json=old_json, clock=r.clock)
 
 
 def run_tighten(r: Runner, *, table: str, field: Field, policy: str) -> None:

@@ -15,6 +15,8 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from engine.clock import local_time_text
+
 #: Environment variable naming the database; see :func:`database_url`.
 URL_ENV = "LOOM_DATABASE_URL"
 #: Where the embedded SQLite database lives when no URL is given.
@@ -48,6 +50,12 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
         cursor.close()
+        # SQLite has no time zone database, so date buckets in the organisation's zone
+        # call Python's (tzdata) per row: loom_local(naive_utc_text, 'Asia/Shanghai').
+        # A function (rather than one offset for the whole query) keeps every row right
+        # across DST transitions; it is deterministic (the zone rules are fixed for the
+        # life of the process), which lets SQLite compute it once per row and group by it.
+        dbapi_conn.create_function("loom_local", 2, local_time_text, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001

@@ -13,13 +13,13 @@ database without it (nothing migrated yet). No Flask; nothing at import time.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.spec.errors import MetadataError
 from engine.spec.kinds import registry
 from engine.spec.loader import SpecDocument
@@ -128,11 +128,11 @@ class DatabaseSource:
 
 
 def save_document(conn: sa.Connection, kind: str, entity: str, body: dict[str, Any],
-                  actor: str) -> None:
+                  actor: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
     """Insert or replace the stored ``kind`` document of ``entity`` (in the caller's transaction)."""
     table = _table()
     name = document_name(kind, entity)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.naive_now()
     updated = conn.execute(table.update().where(table.c.name == name).values(
         body=body, updated_at=now, updated_by=actor))
     if updated.rowcount == 0:

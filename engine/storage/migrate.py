@@ -81,6 +81,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.model import CompiledModel
 from engine.storage import archive
 from engine.storage.db import Database
@@ -218,7 +219,7 @@ def run_steps(runner: Runner, plan: Plan, allow_destructive: bool) -> None:
 
 
 def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, actor: str,
-               allow_destructive: bool = False) -> Plan:
+               allow_destructive: bool = False, clock: Clock = SYSTEM_CLOCK) -> Plan:
     """Bring ``db`` to ``model`` in one transaction and record the version; the plan applied.
 
     With ``plan`` (what the user saw), the migration is refused if planning
@@ -228,37 +229,39 @@ def apply_plan(db: Database, model: CompiledModel, plan: Plan | None = None, *, 
     >>> apply_plan(db, model, plan, actor="admin", allow_destructive=True)  # doctest: +SKIP
     """
     with migration_connection(db, write=True) as conn:
-        runner = Runner(conn, model, build_tables(model))
+        runner = Runner(conn, model, build_tables(model), clock=clock)
         fresh = build_plan(runner)
         if plan is not None and plan.signature() != fresh.signature():
             raise MigrationRefused("migration refused: the database or the model changed since "
                                    "this plan was made; run `loom plan` again", fresh)
         run_steps(runner, fresh, allow_destructive)
         if not fresh.is_empty or fresh.changes_version:
-            record_version(conn, model, fresh.text(), actor)
+            record_version(conn, model, fresh.text(), actor, clock=clock)
         # A label or role edited in a file changes no table, but every process must
         # reload it: a new revision row is what they watch (engine.storage.revisions).
         if model.revision and revisions.latest_revision(conn) != model.revision:
-            revisions.record_revision(conn, model, author=actor, origin=revisions.ORIGIN_FILES)
+            revisions.record_revision(conn, model, author=actor, origin=revisions.ORIGIN_FILES,
+                                      clock=clock)
     for step in fresh.steps:
         step.run = None
     return fresh
 
 
 def restore(db: Database, model: CompiledModel, entity: str, field: str | None, *,
-            actor: str) -> int:
+            actor: str, clock: Clock = SYSTEM_CLOCK) -> int:
     """Bring back the archived values of ``entity.field`` into its empty records.
 
     Returns how many were restored: an :class:`~engine.storage.archive.Restored`
     (an ``int``) whose ``failures``, ``kept``, ``missing`` and ``notes`` tell
     what stayed in the archive and why.
     """
-    return archive.restore(db, model, entity, field, actor=actor)
+    return archive.restore(db, model, entity, field, actor=actor, clock=clock)
 
 
-def purge(db: Database, entity: str, field: str | None = None) -> int:
+def purge(db: Database, entity: str, field: str | None = None, *,
+          clock: Clock = SYSTEM_CLOCK) -> int:
     """Delete the archives of ``entity.field`` (all of ``entity``'s); values removed."""
-    return archive.purge(db, entity, field)
+    return archive.purge(db, entity, field, clock=clock)
 
 
 def list_archives(db: Database) -> list[dict[str, Any]]:

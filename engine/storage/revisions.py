@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.model import CompiledModel
 from engine.storage.documents import stored_rows
 
@@ -88,14 +89,14 @@ def has_table(conn: sa.Connection) -> bool:
 
 def record_revision(conn: sa.Connection, model: CompiledModel, *, author: str, origin: str,
                     changed: list[str] | tuple[str, ...] = (),
-                    at: dt.datetime | None = None) -> int:
+                    clock: Clock = SYSTEM_CLOCK) -> int:
     """Record that ``model``'s revision is now applied (in the caller's transaction).
 
     The stored documents are copied as they are at this point of the transaction,
     so call it after the change is stored. Returns the new row's id.
     """
     documents = {row["name"]: _body(row["body"]) for row in stored_rows(conn)}
-    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    when = clock.naive_now()
     result = conn.execute(_table().insert().values(
         revision=model.revision, version=model.version, origin=origin, author=author, at=when,
         changed=list(changed), documents=documents))

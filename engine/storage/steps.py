@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.model import CompiledModel, Field
 from engine.storage import archive, values
 from engine.storage.tables import NAMING_CONVENTION, ModelTables
@@ -53,6 +54,8 @@ class Runner:
     op: Operations = dc_field(init=False)
     #: Work that must wait until every table exists (foreign keys of new tables on PostgreSQL).
     deferred: list[Callable[[], None]] = dc_field(default_factory=list)
+    #: Times archives, audit rows and events of the migration.
+    clock: Clock = SYSTEM_CLOCK
 
     def __post_init__(self) -> None:
         self.op = Operations(MigrationContext.configure(self.conn))
@@ -96,7 +99,7 @@ def drop_table(r: Runner, name: str, entity: str, field: str | None,
                spec: dict[str, Any]) -> None:
     """Archive the whole table, then drop it."""
     reflected = sa.Table(name, sa.MetaData(), autoload_with=r.conn)
-    archive.archive_table(r.op, reflected, entity, field, spec)
+    archive.archive_table(r.op, reflected, entity, field, spec, clock=r.clock)
     r.op.drop_table(name)
 
 
@@ -168,7 +171,7 @@ def finish_column(r: Runner, table: str, column: sa.Column, extras: list[sa.Sche
 def drop_column(r: Runner, table: str, column: sa.Column, entity: str, field: str,
                 spec: dict[str, Any], indexes: list[str]) -> None:
     """Archive the column's values, drop the indexes on it, drop it."""
-    archive.archive_column(r.op, table, column, entity, field, spec)
+    archive.archive_column(r.op, table, column, entity, field, spec, clock=r.clock)
     with r.batch(table) as batch:
         for name in indexes:
             batch.drop_index(name)

@@ -81,6 +81,8 @@ def system_tables(metadata: sa.MetaData) -> None:
                   server_default=sa.true()),
         sa.Column("lang", sa.String(10), nullable=False, server_default="en"),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        # The user's IANA time zone; NULL: the organisation's (LOOM_TIMEZONE).
+        sa.Column("time_zone", sa.String(64), nullable=True),
     )
     sa.Table(
         SCHEMA_VERSIONS, metadata, _id_column(),

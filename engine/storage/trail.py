@@ -30,6 +30,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
+
 from engine.model import Field
 from engine.storage.events import (CAUSE_LABEL_LENGTH, Cause, Event, EventTables, WriteContext,
                                    emit)
@@ -83,10 +85,6 @@ def _json(field: Field, value: Any) -> Any:
     return None if value is None else json_safe(field.type.to_json(field, value))
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def migration_context(model_version: str, cause: dict[str, Any]) -> WriteContext:
     """The write context of an operator command's changes: the system, cause ``migration``
     with the model version as its id and the command as its label ("restore deal.notes")."""
@@ -105,7 +103,8 @@ def _log(conn: sa.Connection, now: dt.datetime, model_version: str, entity: str,
 
 def write_changes(conn: sa.Connection, model_version: str, table: sa.Table, entity: str,
                   field: Field, changes: Sequence[Change], cause: dict[str, Any], *,
-                  old_json: Callable[[Any], Any] | None = None) -> int:
+                  old_json: Callable[[Any], Any] | None = None,
+                  clock: Clock = SYSTEM_CLOCK) -> int:
     """Store every change of ``table.<field>`` with its version bump, audit row and event.
 
     ``table`` is the live Core table (the model's); returns the records changed.
@@ -118,7 +117,7 @@ def write_changes(conn: sa.Connection, model_version: str, table: sa.Table, enti
     """
     if not changes:
         return 0
-    now = _now()
+    now = clock.naive_now()
     column = table.c[field.name]
     stmt = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
             .values({column: sa.bindparam("b_value", type_=column.type),
@@ -141,7 +140,8 @@ def write_changes(conn: sa.Connection, model_version: str, table: sa.Table, enti
 
 
 def write_traces(conn: sa.Connection, model_version: str, table: sa.Table, entity: str,
-                 traces: Sequence[Trace], cause: dict[str, Any]) -> int:
+                 traces: Sequence[Trace], cause: dict[str, Any], *,
+                 clock: Clock = SYSTEM_CLOCK) -> int:
     """Bump the version of each traced record of ``table``; write its audit row and event.
 
     For changes the caller stored itself (link rows); returns the records traced.
@@ -153,7 +153,7 @@ def write_traces(conn: sa.Connection, model_version: str, table: sa.Table, entit
     """
     if not traces:
         return 0
-    now = _now()
+    now = clock.naive_now()
     stmt = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
             .values({table.c.version: sa.bindparam("b_version"), table.c.updated_at: now}))
     for start in range(0, len(traces), WRITE_BATCH):

@@ -25,13 +25,13 @@ newest schema version id and the newest metadata revision id
 
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.model import thaw
 from engine.model import CompiledModel
 from engine.storage import revisions
@@ -147,10 +147,11 @@ def recorded_documents(specs: dict[str, Any] | None) -> list[dict[str, Any]]:
     return docs
 
 
-def record_version(conn: sa.Connection, model: CompiledModel, plan_text: str, actor: str) -> int:
+def record_version(conn: sa.Connection, model: CompiledModel, plan_text: str, actor: str, *,
+                   clock: Clock = SYSTEM_CLOCK) -> int:
     """Record that ``model`` is now applied; returns the new row's id."""
     table = system_table(SCHEMA_VERSIONS)
     result = conn.execute(table.insert().values(
-        version=model.version, applied_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        version=model.version, applied_at=clock.naive_now(),
         actor=actor, plan=plan_text, specs=recorded_specs(model)))
     return result.inserted_primary_key[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -134,3 +135,17 @@ def test_demo_users_are_created_once(database, model):
     assert first == again and len(first) == len(SALES_PEOPLE)
     users = service.tables.users
     assert _scalar(service, sa.select(sa.func.count()).select_from(users)) == len(SALES_PEOPLE) + 3
+
+
+def test_seeded_follow_ups_are_at_beijing_business_hours_stored_as_utc(seeded):
+    service, _ = seeded
+    activity = service.tables.entity("activity")
+    shanghai = ZoneInfo("Asia/Shanghai")
+    with service.db.read() as conn:
+        stored = conn.execute(sa.select(activity.c.due_at)
+                              .where(activity.c.due_at.is_not(None))).scalars().all()
+    assert stored
+    utc_hours = {at.hour for at in stored}  # naive UTC, as every Loom timestamp is stored
+    assert utc_hours <= set(range(1, 10))  # 09:00-17:45 in Shanghai is 01:00-09:45 UTC
+    local = [at.replace(tzinfo=dt.timezone.utc).astimezone(shanghai) for at in stored]
+    assert all(9 <= t.hour < 18 and t.minute % 15 == 0 for t in local)

@@ -116,7 +116,7 @@ def test_a_document_of_an_unknown_kind_is_a_check_error_naming_the_known_kinds(t
 
 
 def test_stored_kinds_come_from_the_registry():
-    assert registry.stored_names() == ("entity", "extends")
+    assert registry.stored_names() == ("entity", "extends", "role")  # roles: PUT /api/v1/meta/roles
     assert registry.owner_of("extends").name == "entity"
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.dialects import sqlite
 
+from engine.clock import SimulatedClock
 from engine.compiler import compile_documents
 from engine.filters import (ALL_OPERATORS, STANDARD_FIELDS, FilterCompiler, FilterError,
                             decode_cursor, encode_cursor, keyset_after, kind_of)
@@ -34,7 +35,7 @@ NOW = dt.datetime(2026, 3, 10, 12, tzinfo=dt.timezone.utc)
 def compiler():
     errors: list = []
     model = compile_documents(MemorySource(ACCOUNT, DEAL).documents(errors), errors)
-    return FilterCompiler(model, build_tables(model), clock=lambda: NOW)
+    return FilterCompiler(model, build_tables(model), clock=SimulatedClock(NOW))
 
 
 def sql(clause) -> tuple[str, dict]:
@@ -68,13 +69,14 @@ def test_ne_and_not_in_also_match_empty_values(compiler):
     assert "deal.stage IS NULL" in text
 
 
-def test_relative_dates_use_the_clock(compiler):
+def test_relative_dates_are_whole_days_of_the_clock(compiler):
     _, params = sql(compiler.where("deal", {"field": "close_date", "op": "older_than_days",
                                             "value": 10}))
     assert list(params.values()) == [dt.date(2026, 2, 28)]
     _, params = sql(compiler.where("deal", {"field": "created_at", "op": "within_next_days",
                                             "value": 1}))
-    assert sorted(params.values()) == [dt.datetime(2026, 3, 10, 12), dt.datetime(2026, 3, 11, 12)]
+    # from the start of today to the end of tomorrow (UTC: the clock's zone)
+    assert sorted(params.values()) == [dt.datetime(2026, 3, 10), dt.datetime(2026, 3, 12)]
 
 
 def test_dotted_paths_filter_through_the_related_table(compiler):

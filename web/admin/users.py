@@ -19,7 +19,7 @@ from engine import accounts
 from engine.model import LANGUAGES
 from web.admin import bp
 from web.admin.guard import admin_required, forget_cached_actors
-from web.auth import current_actor
+from web.auth import current_actor, zone_names
 from web.i18n import lang
 from web.state import runtime
 
@@ -28,7 +28,7 @@ MIN_PASSWORD = 8
 
 
 class UserForm(FlaskForm):
-    """A new user: name, contact, first password, language and roles."""
+    """A new user: name, contact, first password, language, time zone and roles."""
 
     username = StringField("username", validators=[DataRequired(), Length(max=150)])
     display_name = StringField("display_name", validators=[Optional(), Length(max=255)])
@@ -37,6 +37,7 @@ class UserForm(FlaskForm):
                                                      Length(min=MIN_PASSWORD, max=1024)])
     lang = SelectField("lang", choices=[SelectChoice(code, code) for code in LANGUAGES],
                        default="en")
+    time_zone = SelectField("time_zone", choices=[], default="")
     roles = SelectMultipleField("roles", choices=[])
 
 
@@ -55,6 +56,9 @@ def _user_form() -> UserForm:
     current = lang()
     form.roles.choices = [SelectChoice(name, role.label.get(current))
                           for name, role in sorted(runtime().model.roles.items())]
+    organisation = runtime().clock.zone_name
+    form.time_zone.choices = [SelectChoice("", _("The organisation's (%(zone)s)", zone=organisation)),
+                              *(SelectChoice(z, z) for z in zone_names())]
     return form
 
 
@@ -89,7 +93,8 @@ def create_user():  # noqa: ANN201
         accounts.create_user(rt.db, rt.tables, form.username.data.strip(),
                              password=form.password.data, email=form.email.data or None,
                              display_name=form.display_name.data or "", lang=form.lang.data,
-                             roles=form.roles.data)
+                             roles=form.roles.data, time_zone=form.time_zone.data or None,
+                             clock=rt.clock)
     except accounts.AccountError as error:
         flash(str(error), "danger")
         return _page(form, 422)
@@ -109,7 +114,7 @@ def deactivate_user(username: str):  # noqa: ANN201
         flash(_("You cannot deactivate your own account."), "danger")
         return redirect(url_for("admin.users"))
     try:
-        accounts.deactivate_user(rt.db, rt.tables, username)
+        accounts.deactivate_user(rt.db, rt.tables, username, clock=rt.clock)
     except accounts.AccountError as error:
         flash(str(error), "danger")
         return redirect(url_for("admin.users"))

@@ -93,7 +93,7 @@ def _run(use_case: Callable[..., Any], *args: Any, created: bool = False):
     try:
         change = use_case(state.db, FileSource(*state.config.metadata_dirs), *args,
                           actor=username, dry_run=dry_run,
-                          allow_destructive=_flag("allow_destructive"))
+                          allow_destructive=_flag("allow_destructive"), clock=state.config.clock)
     except MetadataInvalid as error:
         return problem(422, "Invalid metadata", slug="metadata-invalid",
                        detail=f"{len(error.errors)} error(s) in the metadata; nothing was changed",

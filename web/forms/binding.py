@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.records.errors import FieldError
 from web.forms.builder import FormSpec
@@ -28,9 +29,12 @@ from web.forms.widgets import PRESENT_SUFFIX, FormValueError
 CONDITION_KINDS = ("visible_if", "required_if", "read_only_if")
 
 
-def initial_data(spec: FormSpec, record: Mapping[str, Any]) -> dict[str, Any]:
-    """``{attr: data}`` showing ``record`` (a stored record, or defaults of a new one)."""
-    return {s.attr: s.widget.to_form(s.field, record.get(s.name)) for s in spec.fields.values()}
+def initial_data(spec: FormSpec, record: Mapping[str, Any],
+                 zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """``{attr: data}`` showing ``record`` (a stored record, or defaults of a new one);
+    date-and-time values as wall time in ``zone`` (the user's)."""
+    return {s.attr: s.widget.to_form(s.field, record.get(s.name), zone)
+            for s in spec.fields.values()}
 
 
 def defaults(spec: FormSpec, owner: int | None) -> dict[str, Any]:
@@ -61,10 +65,12 @@ def same_value(shown: Any, posted: Any) -> bool:
 
 
 def collect(spec: FormSpec, form: Any, formdata: Mapping[str, Any],
-            old: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[FieldError]]:
+            old: Mapping[str, Any] | None = None,
+            zone: ZoneInfo | None = None) -> tuple[dict[str, Any], list[FieldError]]:
     """The service input of a posted ``form`` and the errors of values no type could take.
 
-    ``old`` is the stored record on update (``None`` on create).
+    ``old`` is the stored record on update (``None`` on create); a typed date and time
+    is wall time in ``zone`` (the user's).
     """
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -72,10 +78,10 @@ def collect(spec: FormSpec, form: Any, formdata: Mapping[str, Any],
         if not _posted(s, formdata):
             continue
         data = form[s.attr].data
-        if old is not None and same_value(s.widget.to_form(s.field, old.get(s.name)), data):
+        if old is not None and same_value(s.widget.to_form(s.field, old.get(s.name), zone), data):
             continue
         try:
-            value = s.widget.from_form(s.field, data)
+            value = s.widget.from_form(s.field, data, zone)
         except FormValueError as exc:
             errors.append(FieldError(s.name, exc.code, exc.message))
             continue

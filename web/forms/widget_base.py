@@ -4,7 +4,8 @@ A :class:`Widget` draws the fields of every type whose ``FieldType.widget`` name
 it: the WTForms field carrying the posted data, its template snippet
 (``templates/widgets/<template>.html``) and input attributes, and the conversions
 :meth:`Widget.to_form` (record value -> input) and :meth:`Widget.from_form`
-(posted data -> what the record service accepts). A registry miss names the known
+(posted data -> what the record service accepts); both get the user's time zone,
+in which a date-and-time input shows and reads wall time. A registry miss names the known
 widgets. No database access and no requests here: lookups come from the caller
 through :class:`WidgetContext`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from wtforms import StringField
 
@@ -38,12 +40,15 @@ class WidgetContext:
     """Lookups a widget needs for one request.
 
     ``labels(target, ids)`` -> ``{id: label}`` of records of ``target`` (or of users
-    when ``target`` is :data:`USERS`); ``search_url(target)`` -> the typeahead URL.
+    when ``target`` is :data:`USERS`); ``search_url(target)`` -> the typeahead URL;
+    ``zone`` the user's time zone.
     """
 
     def __init__(self, labels: Callable[[str, list[int]], dict[int, str]],
-                 search_url: Callable[[str], str], lang: str) -> None:
+                 search_url: Callable[[str], str], lang: str,
+                 zone: ZoneInfo | None = None) -> None:
         self._labels, self.search_url, self.lang = labels, search_url, lang
+        self.zone = zone
 
     def labels(self, target: str, ids: list[int]) -> dict[int, str]:
         return self._labels(target, ids) if ids else {}
@@ -83,13 +88,13 @@ class Widget:
             out["maxlength"] = field.max_length
         return out
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         """A record (Python) value as the input's data."""
         if value is None:
             return ""
         return str(value)
 
-    def from_form(self, field: Field, data: Any) -> Any:
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
         """Posted data as a value the record service accepts ('' means no value)."""
         if data is None:
             return None

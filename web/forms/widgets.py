@@ -24,6 +24,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from wtforms import BooleanField, SelectField, SelectMultipleField, TextAreaField
 
@@ -83,7 +84,7 @@ class TextArea(Widget):
     def attrs(self, field: Field) -> dict[str, Any]:
         return {**super().attrs(field), "rows": TEXTAREA_ROWS}
 
-    def from_form(self, field: Field, data: Any) -> Any:
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
         # Long text keeps its inner line breaks and indentation; only the ends are trimmed.
         return None if data is None else data.strip()
 
@@ -115,7 +116,7 @@ class DecimalInput(NumberInput):
         scale = dims(field)[1] if dims else 0
         return str(Decimal(1).scaleb(-scale)) if scale else INTEGER_STEP
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         return "" if value is None else format(value, "f")
 
 
@@ -143,10 +144,10 @@ class Checkbox(Widget):
     def wtforms_field(self, field: Field, label: str) -> Any:
         return BooleanField(label, false_values=("false", "0", "off", ""))
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         return bool(value)
 
-    def from_form(self, field: Field, data: Any) -> Any:
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
         return bool(data)
 
 
@@ -155,27 +156,46 @@ class DateInput(Widget):
     name = "date"
     input_type = "date"
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         return "" if value is None else value.isoformat()
 
 
 @register
 class DateTimeInput(Widget):
-    """``datetime-local`` in UTC (the server stores UTC and reads naive times as UTC)."""
+    """``datetime-local`` in the user's time zone: the value is shown as wall time there,
+    and a typed wall time is read there and handed on with its UTC offset (the server
+    stores UTC and would read a time without an offset as UTC)."""
 
     name = "datetime"
+    template = "datetime"
     input_type = "datetime-local"
+
+    def prepare(self, form_field: Any, field: Field, ctx: WidgetContext) -> dict[str, Any]:
+        return {"zone": ctx.zone.key if ctx.zone is not None else "UTC"}
 
     def attrs(self, field: Field) -> dict[str, Any]:
         return {"step": INTEGER_STEP}
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         if value is None:
             return ""
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            value = value.astimezone(zone or dt.UTC).replace(tzinfo=None)
         shown = "%Y-%m-%dT%H:%M" if not value.second and not value.microsecond else "%Y-%m-%dT%H:%M:%S"
         return value.strftime(shown)
+
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
+        text = super().from_form(field, data)
+        if not isinstance(text, str) or not text:
+            return text
+        try:
+            typed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text  # the record service names the problem
+        if typed.tzinfo is not None or zone is None:
+            return text
+        # A wall time skipped by a DST change reads as the instant after the gap (fold=0).
+        return typed.replace(tzinfo=zone).isoformat()
 
 
 def _choices(field: Field, lang: str) -> list[tuple[str, str]]:
@@ -209,10 +229,10 @@ class MultiSelect(Widget):
         form_field.choices = _choices(field, ctx.lang)
         return {}
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         return list(value or [])
 
-    def from_form(self, field: Field, data: Any) -> Any:
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
         return [v for v in (data or []) if v]
 
 
@@ -254,10 +274,10 @@ class RelationMulti(Widget):
     def wtforms_field(self, field: Field, label: str) -> Any:
         return SelectMultipleField(label, choices=[], validate_choice=False)
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         return [str(v) for v in value or []]
 
-    def from_form(self, field: Field, data: Any) -> Any:
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
         return [v for v in (data or []) if str(v).strip()]
 
     def prepare(self, form_field: Any, field: Field, ctx: WidgetContext) -> dict[str, Any]:
@@ -278,10 +298,10 @@ class JsonText(Widget):
     def attrs(self, field: Field) -> dict[str, Any]:
         return {"rows": TEXTAREA_ROWS, "spellcheck": "false"}
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
 
-    def from_form(self, field: Field, data: Any) -> Any:
+    def from_form(self, field: Field, data: Any, zone: ZoneInfo | None = None) -> Any:
         if data is None or not data.strip():
             return None
         try:
@@ -299,7 +319,7 @@ class ReadOnlyDisplay(Widget):
     template = "readonly"
     computed = True
 
-    def to_form(self, field: Field, value: Any) -> Any:
+    def to_form(self, field: Field, value: Any, zone: ZoneInfo | None = None) -> Any:
         if value is None:
             return ""
         if isinstance(value, Decimal):

@@ -30,13 +30,15 @@ from flask_babel import (
 from engine.fields.scalar import DEFAULT_CURRENCY
 from engine.model import Field
 from engine.records.expansion import NAME_ONLY
-from web.i18n import text
+from web.i18n import text, time_zone
 
 #: How many characters of a long text (or JSON document) a list cell shows.
 CELL_TEXT_CHARS = 80
-#: Babel format of dates and times on pages.
+#: Babel format of dates and times on pages. A datetime is shown in the user's time zone
+#: (Flask-Babel's timezone selector), followed by the zone's name: "2026-11-23 09:30
+#: (Asia/Shanghai)", so nobody has to guess which clock a time was read on.
 DATE_FORMAT = "medium"
-DATETIME_FORMAT = "medium"
+DATETIME_FORMAT = "yyyy-MM-dd HH:mm"
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,13 @@ def _date(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
     return Shown(format_date(value, DATE_FORMAT))
 
 
+def format_moment(value: Any) -> str:
+    """An instant as wall time in the user's zone, with the zone named."""
+    return f"{format_datetime(value, DATETIME_FORMAT)} ({time_zone().key})"
+
+
 def _datetime(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
-    return Shown(format_datetime(value, DATETIME_FORMAT))
+    return Shown(format_moment(value))
 
 
 def _option(field: Field, value: str) -> Shown:

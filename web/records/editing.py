@@ -49,7 +49,7 @@ from web.forms import (
 )
 from web.forms.binding import error_field, same_value
 from web.forms.builder import FORM_STANDARD_FIELDS
-from web.i18n import lang
+from web.i18n import lang, time_zone
 from web.records import bp
 from web.records.common import (
     actor_or_401,
@@ -92,7 +92,7 @@ def _render(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, *, status: in
     labels = labels_for(rt, actor)
     if record is not None:  # names of parents the actor can't open, read through this record
         labels = labels_through(rt, actor, spec.entity.name, record["id"], labels)
-    ctx = WidgetContext(labels, search_url, code)
+    ctx = WidgetContext(labels, search_url, code, time_zone())
     by_field: dict[str, list[str]] = {}
     top: list[str] = []
     for error in errors:
@@ -144,14 +144,14 @@ def new_record(entity: str):
         raise PermissionDenied(entity, "create")
     spec = form_spec(rt, actor, entity)
     start = defaults(spec, actor.user_id)
-    shown = initial_data(spec, start)
+    shown = initial_data(spec, start, time_zone())
     form = spec.form_class(data=shown)
     if request.method == "GET":
         return _render(rt, actor, spec, form, start=start)
     keep_posted(spec, form, shown)
     if not form.validate():
         return _render(rt, actor, spec, form, status=EXPIRED, notice=_expired(), start=start)
-    values, errors = collect(spec, form, request.form)
+    values, errors = collect(spec, form, request.form, zone=time_zone())
     if errors:
         return _render(rt, actor, spec, form, status=INVALID, errors=errors, start=start)
     try:
@@ -174,14 +174,14 @@ def edit_record(entity: str, id: int):
         raise PermissionDenied(entity, "update")
     spec = form_spec(rt, actor, entity)
     record = rt.service.get(actor, entity, id)  # RecordNotFound -> 404
-    shown = initial_data(spec, record)
+    shown = initial_data(spec, record, time_zone())
     form = spec.form_class(data={**shown, "version": str(record["version"])})
     if request.method == "GET":
         return _render(rt, actor, spec, form, record=record)
     keep_posted(spec, form, shown)
     if not form.validate():
         return _render(rt, actor, spec, form, status=EXPIRED, notice=_expired(), record=record)
-    values, errors = collect(spec, form, request.form, old=record)
+    values, errors = collect(spec, form, request.form, old=record, zone=time_zone())
     if errors:
         return _render(rt, actor, spec, form, status=INVALID, errors=errors, record=record)
     try:
@@ -201,7 +201,7 @@ def _conflict(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, entity: str
               exc: VersionConflict):
     """The form again with the user's values, the current version and what changed."""
     current = rt.service.get(actor, entity, record_id)
-    theirs = initial_data(spec, current)
+    theirs = initial_data(spec, current, time_zone())
     notes = {}
     for s in spec.writable():
         if not same_value(theirs[s.attr], form[s.attr].data):

@@ -13,7 +13,6 @@ Chinese text correctly.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,7 @@ from engine.filters import FilterError
 from engine.model import Entity, Field
 from engine.permissions import Actor
 from web.auth import login_required
-from web.i18n import text
+from web.i18n import text, time_zone
 from web.records import bp, filtering
 from web.records.common import expandable, readable, visibility
 from web.records.display import show, type_name
@@ -95,7 +94,7 @@ def export(entity: str):  # noqa: ANN201
     rt, ent, actor = readable(entity)
     visible = visibility(rt, actor, entity)
     args = request.args.to_dict(flat=True)
-    query = filtering.parse(ent, args, visible)
+    query = filtering.parse(ent, args, visible, time_zone())
     back = url_for("records.list", entity=entity)
     if request.query_string:
         back += "?" + request.query_string.decode("ascii", "replace")
@@ -110,7 +109,7 @@ def export(entity: str):  # noqa: ANN201
                 count=total, limit=MAX_EXPORT_ROWS), "warning")
         return redirect(back)
     columns = export_columns(ent, visible)
-    name = f"{entity}-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M')}.csv"
+    name = f"{entity}-{rt.clock.now().astimezone(time_zone()).strftime('%Y%m%d-%H%M')}.csv"
     body = stream_with_context(_rows(rt, actor, entity, columns, query))
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.fields.standard import STANDARD_FIELDS
 from engine.filters import kind_of
@@ -86,14 +87,18 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
     return min(max(number, low), high)
 
 
-def _next_day(value: str) -> str | None:
+def _day_start(value: str, zone: ZoneInfo, days: int = 0) -> str | None:
+    """Where the day ``value`` (``YYYY-MM-DD``) plus ``days`` begins in ``zone``, as ISO
+    8601 with its offset; None when ``value`` is not a date (the engine then refuses it)."""
     try:
-        return (dt.date.fromisoformat(value.strip()) + dt.timedelta(days=1)).isoformat()
-    except ValueError:
+        day = dt.date.fromisoformat(value.strip()) + dt.timedelta(days=days)
+    except (ValueError, OverflowError):
         return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).isoformat()
 
 
-def _condition(field: Field, widget: str, args: Mapping[str, str]) -> list[dict[str, Any]]:
+def _condition(field: Field, widget: str, args: Mapping[str, str],
+               zone: ZoneInfo) -> list[dict[str, Any]]:
     key = FILTER_PREFIX + field.name
     name = field.name
     value = (args.get(key) or "").strip()
@@ -101,10 +106,13 @@ def _condition(field: Field, widget: str, args: Mapping[str, str]) -> list[dict[
     high = (args.get(key + RANGE_TO) or "").strip()
     out: list[dict[str, Any]] = []
     if widget in ("number", "date", "datetime"):
+        # A datetime range is of whole days in the user's zone, from the start of the first
+        # to the end of the last.
         if low:
-            out.append({"field": name, "op": "gte", "value": low})
+            start = _day_start(low, zone) if widget == "datetime" else None
+            out.append({"field": name, "op": "gte", "value": start or low})
         if high:
-            if widget == "datetime" and (nxt := _next_day(high)) is not None:
+            if widget == "datetime" and (nxt := _day_start(high, zone, 1)) is not None:
                 out.append({"field": name, "op": "lt", "value": nxt})  # the whole last day
             else:
                 out.append({"field": name, "op": "lte", "value": high})
@@ -125,8 +133,10 @@ def search_fields(entity: Entity, visible: Any) -> list[str]:
     return out
 
 
-def parse(entity: Entity, args: Mapping[str, str], visible: Any) -> ListQuery:
-    """The :class:`ListQuery` of a list URL's ``args``; ``visible(name)`` says what may be used.
+def parse(entity: Entity, args: Mapping[str, str], visible: Any,
+          zone: ZoneInfo | None = None) -> ListQuery:
+    """The :class:`ListQuery` of a list URL's ``args``; ``visible(name)`` says what may be used;
+    date ranges of datetime fields are days in ``zone`` (the user's; UTC by default).
 
     Unknown or hidden filter names are ignored (they come from hand-edited URLs); bad
     values are left for the engine to refuse.
@@ -147,7 +157,7 @@ def parse(entity: Entity, args: Mapping[str, str], visible: Any) -> ListQuery:
         values[key] = value
         if name not in seen:
             seen.add(name)
-            conditions.extend(_condition(f, widget, args))
+            conditions.extend(_condition(f, widget, args, zone or ZoneInfo("UTC")))
     q = (args.get("q") or "").strip()
     if q:
         fields = search_fields(entity, visible)

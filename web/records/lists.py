@@ -26,7 +26,7 @@ from engine.records import bulk_actions
 from engine.records.errors import RecordError, ValidationFailed
 from web.auth import login_required, safe_next
 from web.forms.widget_base import USERS
-from web.i18n import lang
+from web.i18n import lang, time_zone
 from web.records import bp, filtering
 from web.records.common import (
     active_users,
@@ -90,7 +90,7 @@ def list_page(entity: str):
     rt, ent, actor = readable(entity)
     visible = visibility(rt, actor, entity)
     args = request.args.to_dict(flat=True)
-    query = filtering.parse(ent, args, visible)
+    query = filtering.parse(ent, args, visible, time_zone())
     cols = filtering.columns(ent, visible)
     problems: list[str] = []
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from engine.filters import kind_of
@@ -31,7 +30,7 @@ from web.records.common import (
     user_labels,
     visibility,
 )
-from web.records.display import DATETIME_FORMAT, from_json, show
+from web.records.display import format_moment, from_json, show
 from web.state import Snapshot
 
 #: Records each related list shows before "show all".
@@ -196,4 +195,4 @@ def detail(entity: str, id: int):
         related=_related(rt, actor, ent, id), history=_history(rt, actor, ent, id),
         edit_url=endpoint_url("records.edit", entity=entity, id=id) if can_update else None,
         delete_url=endpoint_url("records.delete", entity=entity, id=id) if can_delete else None,
-        format_at=lambda at: format_datetime(at, DATETIME_FORMAT))
+        format_at=format_moment)

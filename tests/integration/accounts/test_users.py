@@ -13,12 +13,14 @@ from engine.accounts import (
     create_token,
     create_user,
     deactivate_user,
+    find_user,
     get_user,
     grant_role,
     list_users,
     revoke_role,
     set_lang,
     set_password,
+    set_time_zone,
     verify_token,
 )
 
@@ -31,7 +33,7 @@ def test_created_user_authenticates_with_the_right_password_only(database, table
     assert authenticate(database, tables, "nobody", PASSWORD) is None
     assert get_user(database, tables, uid) == {
         "id": uid, "username": "ann", "display_name": "Ann", "email": "ann@example.com",
-        "lang": "zh-CN", "active": True, "roles": ["sales"]}
+        "lang": "zh-CN", "time_zone": None, "active": True, "roles": ["sales"]}
 
 
 def test_password_is_stored_as_an_argon2id_hash(database, tables):
@@ -138,3 +140,22 @@ def test_outdated_hash_is_upgraded_on_login(database, tables, monkeypatch):
     with database.read() as conn:
         stored = conn.execute(sa.select(tables.credentials.c.password_hash)).scalar()
     assert "t=2" in stored and authenticate(database, tables, "ann", PASSWORD) == uid
+
+
+def test_a_users_time_zone_is_kept_and_none_means_the_organisations(database, tables):
+    uid = create_user(database, tables, "zoe", time_zone="Asia/Shanghai")
+    assert get_user(database, tables, uid)["time_zone"] == "Asia/Shanghai"
+    set_time_zone(database, tables, uid, "Europe/Berlin")
+    assert get_user(database, tables, uid)["time_zone"] == "Europe/Berlin"
+    set_time_zone(database, tables, uid, "")
+    assert get_user(database, tables, uid)["time_zone"] is None
+
+
+def test_an_unknown_user_time_zone_is_refused_and_changes_nothing(database, tables):
+    uid = create_user(database, tables, "zed", time_zone="Asia/Shanghai")
+    with pytest.raises(AccountError, match="unknown time zone 'Moon/Base'"):
+        set_time_zone(database, tables, uid, "Moon/Base")
+    with pytest.raises(AccountError, match="unknown time zone"):
+        create_user(database, tables, "zed2", time_zone="Moon/Base")
+    assert get_user(database, tables, uid)["time_zone"] == "Asia/Shanghai"
+    assert find_user(database, tables, "zed2") is None

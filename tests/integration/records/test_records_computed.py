@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from records_support import ALICE, BOB, compile_crm, count, install
 
+from engine.clock import SimulatedClock
 from engine.fields import FieldValueError
 from engine.fields.computed import AutonumberType
 from engine.records import Actor, RecordService, ValidationFailed
@@ -50,7 +51,7 @@ def memo_tables(database, memo_model):
 
 @pytest.fixture
 def memos(database, memo_model, memo_tables):
-    return RecordService(database, memo_model, memo_tables, clock=lambda: NOW)
+    return RecordService(database, memo_model, memo_tables, clock=SimulatedClock(NOW))
 
 
 def assert_refused(info, field, code, row=None):
@@ -109,10 +110,10 @@ def test_bulk_rows_see_the_standard_columns_too(memos, alice):
 
 
 def test_an_update_sees_the_stored_standard_columns(database, memo_model, memo_tables, alice):
-    memo = RecordService(database, memo_model, memo_tables, clock=lambda: NOW).create(
+    memo = RecordService(database, memo_model, memo_tables, clock=SimulatedClock(NOW)).create(
         alice, "memo", {"body": "a"})
     later = RecordService(database, memo_model, memo_tables,
-                          clock=lambda: NOW + dt.timedelta(hours=1))
+                          clock=SimulatedClock(NOW + dt.timedelta(hours=1)))
     updated = later.update(alice, "memo", memo["id"], {"body": "b"}, version=1)
     assert updated["seen_id"] == memo["id"] and updated["made_at"] == NOW
     assert updated["made_by"] == updated["owned_by"] == ALICE
@@ -151,6 +152,6 @@ def test_autonumbers_go_through_their_type_check(svc, alice, tables, monkeypatch
 
 
 def test_the_system_actor_creates_with_no_user_bound(database, memo_model, memo_tables):
-    memos = RecordService(database, memo_model, memo_tables, clock=lambda: NOW)
+    memos = RecordService(database, memo_model, memo_tables, clock=SimulatedClock(NOW))
     memo = memos.create(Actor.system(), "memo", {"body": "hi"})
     assert memo["made_by"] is None and memo["made_at"] == NOW

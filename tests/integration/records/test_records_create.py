@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from records_support import ALICE, count, rows
 
+from engine.clock import SimulatedClock
 from engine.records import RecordService, ValidationFailed
 from engine.storage import events
 from engine.storage.versions import ModelOutdated
@@ -102,7 +103,7 @@ def test_autonumbers_are_filled_per_year_without_gaps(svc, alice, crm_model, dat
     year = dt.datetime.now(dt.timezone.utc).year
     assert (first["number"], second["number"]) == (f"CT-{year}-00001", f"CT-{year}-00002")
     next_year = RecordService(database, crm_model, tables,
-                              clock=lambda: dt.datetime(year + 1, 1, 1, tzinfo=dt.timezone.utc))
+                              clock=SimulatedClock(dt.datetime(year + 1, 1, 1, tzinfo=dt.timezone.utc)))
     assert next_year.create(alice, "contract", {"title": "C"})["number"] == f"CT-{year + 1}-00001"
 
 

@@ -63,11 +63,13 @@ def test_text_and_relative_date_operators(api):
         {a["id"] for a in accounts if word.lower() in a["name"].lower()}
     assert matching(admin, "account", {"field": "name", "op": "starts_with", "value": word}) == \
         {a["id"] for a in accounts if a["name"].lower().startswith(word.lower())}
-    now = dt.datetime.now(dt.timezone.utc)
+    # Whole days of the organisation's zone (UTC here): before the start of the day 30 days ago.
+    today = dt.datetime.now(dt.timezone.utc).date()
+    cut = dt.datetime.combine(today - dt.timedelta(days=30), dt.time(), dt.timezone.utc)
     old = matching(admin, "account", {"field": "last_followup_at", "op": "older_than_days",
                                       "value": 30})
     assert old == {a["id"] for a in accounts if a["last_followup_at"]
-                   and dt.datetime.fromisoformat(a["last_followup_at"]) < now - dt.timedelta(days=30)}
+                   and dt.datetime.fromisoformat(a["last_followup_at"]) < cut}
     soon = matching(admin, "deal", {"field": "expected_close_date", "op": "within_next_days",
                                     "value": 3650})
     assert soon <= ids(everything(admin, "deal"))
