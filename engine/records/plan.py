@@ -155,7 +155,7 @@ def _formula_order(formulas: list[Field]) -> tuple[Field, ...]:
     return tuple(ordered)
 
 
-def build_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: str,
+def build_entity_plan(model_entities: Mapping[str, Entity], tables: ModelTables, name: str,
                clock: Clock = SYSTEM_CLOCK) -> EntityPlan:
     """The plan of entity ``name``; its expressions will read ``clock``."""
     entity = model_entities[name]

@@ -51,7 +51,7 @@ from engine.records import aggregate as grouping
 from engine.records import expansion, fastinsert, reads
 from engine.records.core import RecordCore
 from engine.clock import SYSTEM_CLOCK, Clock
-from engine.records.plan import build_plan
+from engine.records.plan import build_entity_plan
 from engine.records.reads import MAX_LIMIT, Page
 from engine.records.unit import Unit
 from engine.storage.db import Database
@@ -84,7 +84,7 @@ class RecordService(RecordCore):
         self.tables = tables or build_tables(model)
         self.policy: PermissionPolicy = permissions or AllowAll()
         self.clock = clock
-        self.plans = {name: build_plan(model.entities, self.tables, name, clock)
+        self.plans = {name: build_entity_plan(model.entities, self.tables, name, clock)
                       for name in model.entities}
         #: Columns a create writes (all but ``id``), per entity.
         self._columns = {name: [c.name for c in plan.table.columns if c.name != "id"]

@@ -27,7 +27,7 @@ import pytest
 
 from engine.compiler import compile_documents, compile_model, environment_for
 from engine.filters import STANDARD_FIELDS
-from engine.records.plan import build_plan
+from engine.records.plan import build_entity_plan
 from engine.records.validation import read_input
 from engine.spec import FileSource, MemorySource
 from engine.storage.tables import build_tables
@@ -150,7 +150,7 @@ class Judge:
 
     def __init__(self, model, entity_name: str) -> None:
         self.entity = model.entity(entity_name)
-        self.plan = build_plan(model.entities, build_tables(model), entity_name)
+        self.plan = build_entity_plan(model.entities, build_tables(model), entity_name)
 
     def bindings(self, values: dict[str, Any]) -> dict[str, Any]:
         errors: list = []

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from engine.compiler import compile_documents
-from engine.records.plan import build_plan
+from engine.records.plan import build_entity_plan
 from engine.records.validation import validate_create, validate_update
 from engine.spec import MemorySource
 from engine.storage.tables import build_tables
@@ -41,7 +41,7 @@ NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
 def plan():
     errors: list = []
     model = compile_documents(MemorySource(LEAD).documents(errors), errors)
-    return build_plan(model.entities, build_tables(model), "lead")
+    return build_entity_plan(model.entities, build_tables(model), "lead")
 
 
 def create(plan, values, denied=None):
@@ -160,7 +160,7 @@ STAMPED = {"entity": "memo", "label": "Memo", "fields": [
 def stamped():
     errors: list = []
     model = compile_documents(MemorySource(STAMPED).documents(errors), errors)
-    return build_plan(model.entities, build_tables(model), "memo")
+    return build_entity_plan(model.entities, build_tables(model), "memo")
 
 
 def test_a_new_record_is_validated_with_its_standard_columns_but_no_id(stamped):
