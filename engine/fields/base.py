@@ -42,6 +42,15 @@ class FieldType:
     computed: ClassVar[bool] = False
     #: Name of the widget the web form uses.
     widget: ClassVar[str] = "text"
+    #: How people read a value: the name of the display an interface shows it with (the
+    #: web has one formatter per display name, ``web/records/display.py``).
+    display: ClassVar[str] = "text"
+    #: The list page's filter for this type, by kind (``None``: lists don't filter on it).
+    list_filter: ClassVar[str | None] = "contains"
+    #: True for long values (long text, documents) that lists show only when asked to.
+    long_values: ClassVar[bool] = False
+    #: True when values are ids of Loom users (``loom_users``) rather than of records.
+    refers_to_users: ClassVar[bool] = False
     #: Types whose values always convert into this one without loss.
     widens_from: ClassVar[frozenset[str]] = frozenset()
     #: Whether min/max or min_length/max_length/pattern apply.

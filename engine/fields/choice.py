@@ -22,6 +22,8 @@ def _not_an_option(field: Field, value: Any) -> FieldValueError:
 @register
 class SelectType(FieldType):
     name = "select"
+    display = "select"
+    list_filter = "choice"
     widget = "select"
     keys = frozenset({"options"})
     required_keys = frozenset({"options"})
@@ -49,6 +51,8 @@ class SelectType(FieldType):
 @register
 class MultiSelectType(FieldType):
     name = "multiselect"
+    display = "multiselect"
+    list_filter = "choices"
     widget = "multiselect"
     indexable = False  # a JSON column
     keys = frozenset({"options"})

@@ -54,6 +54,8 @@ class _IdType(FieldType):
 @register
 class RelationType(_IdType):
     name = "relation"
+    display = "relation"
+    list_filter = "relation"
     widget = "relation"
     keys = frozenset({"target", "on_delete", "inverse"})
     required_keys = frozenset({"target"})
@@ -74,6 +76,8 @@ class RelationType(_IdType):
 @register
 class ManyToManyType(FieldType):
     name = "many_to_many"
+    display = "many_to_many"
+    list_filter = "relations"
     widget = "relation_multi"
     keys = frozenset({"target", "inverse"})
     required_keys = frozenset({"target"})
@@ -107,6 +111,9 @@ class ManyToManyType(FieldType):
 @register
 class UserType(_IdType):
     name = "user"
+    display = "user"
+    list_filter = "user"
+    refers_to_users = True
     widget = "user"
 
     def references(self, field: Field) -> str | None:

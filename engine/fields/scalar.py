@@ -102,6 +102,7 @@ class StringType(_Textual):
 @register
 class TextType(_Textual):
     name = "text"
+    long_values = True
     widget = "textarea"
     default_length = DEFAULT_TEXT_LENGTH
     widens_from = frozenset({"string", "email", "phone", "url", "select", "autonumber"})
@@ -177,6 +178,8 @@ class _Number(FieldType):
 @register
 class IntegerType(_Number):
     name = "integer"
+    display = "integer"
+    list_filter = "number"
     widget = "number"
     #: Bounds of a 64-bit column; larger values are refused rather than overflowing.
     LIMIT = 2**63 - 1
@@ -214,6 +217,8 @@ class IntegerType(_Number):
 @register
 class DecimalType(_Number):
     name = "decimal"
+    display = "decimal"
+    list_filter = "number"
     widget = "decimal"
     keys = frozenset({"min", "max", "precision", "scale"})
     defaults = DEFAULT_DECIMAL
@@ -319,6 +324,7 @@ def _json_number(value: Any) -> int | float:
 @register
 class MoneyType(DecimalType):
     name = "money"
+    display = "money"
     widget = "money"
     keys = frozenset({"min", "max", "precision", "scale", "currency"})
     defaults = DEFAULT_MONEY
@@ -331,6 +337,7 @@ class MoneyType(DecimalType):
 @register
 class PercentType(DecimalType):
     name = "percent"
+    display = "percent"
     widget = "percent"
     defaults = DEFAULT_PERCENT
     widens_from = frozenset({"integer"})
@@ -339,6 +346,8 @@ class PercentType(DecimalType):
 @register
 class BooleanType(FieldType):
     name = "boolean"
+    display = "boolean"
+    list_filter = "boolean"
     widget = "checkbox"
     TRUE = frozenset({"true", "1", "yes", "on", "y", "是"})
     FALSE = frozenset({"false", "0", "no", "off", "n", "否", ""})
@@ -371,6 +380,9 @@ class BooleanType(FieldType):
 @register
 class JsonType(FieldType):
     name = "json"
+    display = "json"
+    list_filter = None
+    long_values = True
     widget = "json"
     indexable = False
 

@@ -27,6 +27,8 @@ UTC = dt.timezone.utc
 @register
 class DateType(_Number):
     name = "date"
+    display = "date"
+    list_filter = "date"
     widget = "date"
     numeric = False
 
@@ -73,6 +75,8 @@ class DateType(_Number):
 @register
 class DateTimeType(_Number):
     name = "datetime"
+    display = "datetime"
+    list_filter = "datetime"
     widget = "datetime"
     numeric = False
     widens_from = frozenset({"date"})

@@ -68,7 +68,7 @@ def expandable(rt: Snapshot, actor: Actor, fields: Iterable[Field],
         if f.target is not None:
             if f.name in through or rt.policy.can(actor, f.target, "read"):
                 out.append(f.name)
-        elif f.type.name == "user" and f.stored:
+        elif f.type.refers_to_users and f.stored:
             out.append(f.name)
     return tuple(out)
 

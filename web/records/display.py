@@ -5,8 +5,9 @@ A formatter turns a value the record service returned (Python values: ``Decimal`
 relations and users, the link to follow. Templates print ``Shown.text`` through
 Jinja's autoescape; nothing here returns markup, so a value can never become HTML.
 
-Formulas show as the type they return. :data:`FORMATTERS` has an entry for every
-registered field type (a test walks the registry), so a new type cannot be half done.
+Each field type names its display (``FieldType.display``); formulas show as the type
+they return. :data:`FORMATTERS` has a formatter for every display a registered type
+names (a test walks the registry), so a new type cannot be half done.
 No database access here: related labels come from the service's ``_expand`` data or
 from a lookup the caller passes in.
 """
@@ -27,6 +28,7 @@ from flask_babel import (
     gettext,
 )
 
+from engine.fields import FieldType
 from engine.fields.scalar import DEFAULT_CURRENCY
 from engine.model import Field
 from engine.records.expansion import NAME_ONLY
@@ -60,12 +62,12 @@ Lookup = Callable[[str, int], "str | None"]
 Formatter = Callable[[Field, Any, Mapping[str, Any] | None, "Lookup | None"], Shown]
 
 
-def type_name(field: Field) -> str:
+def value_type(field: Field) -> FieldType:
     """The type a value of ``field`` has: a formula's result type, else the field's own."""
     result_type = getattr(field.type, "result_type", None)
     if field.type.computed and callable(result_type) and field.returns:
-        return result_type(field).name
-    return field.type_name
+        return result_type(field)
+    return field.type
 
 
 def _text(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
@@ -169,14 +171,17 @@ def _json(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
     return Shown(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
-#: One formatter per field type name (formulas use their result type's).
+#: One formatter per display name (a field type's ``display``; formulas use their result
+#: type's). A test walks the field-type registry, so no type names a display missing here.
 FORMATTERS: Mapping[str, Formatter] = {
-    "string": _text, "text": _text, "email": _text, "phone": _text, "url": _text,
-    "autonumber": _text, "integer": _integer, "decimal": _decimal, "money": _money,
+    "text": _text, "integer": _integer, "decimal": _decimal, "money": _money,
     "percent": _percent, "boolean": _boolean, "date": _date, "datetime": _datetime,
     "select": _select, "multiselect": _multiselect, "relation": _relation,
-    "many_to_many": _many, "user": _user, "json": _json, "formula": _text,
+    "many_to_many": _many, "user": _user, "json": _json,
 }
+#: Displays of values a spreadsheet reads as they are (numbers and dates): exports give
+#: their machine form rather than the formatted text.
+PLAIN_DISPLAYS = frozenset({"integer", "decimal", "money", "percent", "date", "datetime"})
 
 
 def show(field: Field, value: Any, expanded: Any = None, lookup: Lookup | None = None) -> Shown:
@@ -187,7 +192,7 @@ def show(field: Field, value: Any, expanded: Any = None, lookup: Lookup | None =
     """
     if value is None or value == [] or value == "":
         return EMPTY
-    return FORMATTERS[type_name(field)](field, value, expanded, lookup)
+    return FORMATTERS[value_type(field).display](field, value, expanded, lookup)
 
 
 def from_json(field: Field, value: Any) -> Any:

@@ -27,7 +27,7 @@ from web.auth import login_required
 from web.i18n import text, time_zone
 from web.records import bp, filtering
 from web.records.common import expandable, readable, visibility
-from web.records.display import show, type_name
+from web.records.display import PLAIN_DISPLAYS, show, value_type
 from web.state import Snapshot
 
 #: Most rows one export gives; a larger list must be narrowed first.
@@ -36,15 +36,13 @@ MAX_EXPORT_ROWS = 100_000
 EXPORT_CHUNK = 1000
 #: Standard columns exported after the entity's fields.
 STANDARD_COLUMNS = ("owner", "created_at", "updated_at")
-#: Field types exported in their machine form (the record's JSON value).
-PLAIN_TYPES = frozenset({"integer", "decimal", "money", "percent", "date", "datetime"})
 #: First characters that make a spreadsheet treat a cell as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_columns(entity: Entity, visible: Any) -> list[Field]:
     """Every field the actor may see (JSON documents left out), then owner and timestamps."""
-    out = [f for f in entity.fields if visible(f.name) and type_name(f) != "json"]
+    out = [f for f in entity.fields if visible(f.name) and value_type(f).display != "json"]
     out += [f for name in STANDARD_COLUMNS
             if visible(name) and (f := filtering.field_of(entity, name)) is not None]
     return out
@@ -54,7 +52,7 @@ def cell(field: Field, value: Any, json_value: Any, expanded: Any) -> str:
     """One CSV cell: plain numbers and dates, labels for the rest, formulas defused."""
     if value is None or value == [] or value == "":
         return ""
-    if type_name(field) in PLAIN_TYPES:
+    if value_type(field).display in PLAIN_DISPLAYS:
         return str(json_value)
     return _defused(show(field, value, expanded).text)
 

@@ -3,7 +3,7 @@
 A list URL carries ``q`` (quick search), ``sort`` (``-close_date``), ``page``,
 ``per_page`` and one parameter per filter: ``f.<field>`` for a value, and
 ``f.<field>.from`` / ``f.<field>.to`` for a range. Each field type has one filter
-widget kind in :data:`WIDGETS` (formulas use their result type's); this module turns
+widget kind, its ``list_filter`` (formulas use their result type's); this module turns
 the parameters into ``{"and": [...]}`` and leaves every check of field names and
 values to :mod:`engine.filters` (which raises ``FilterError`` naming the problem).
 
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from engine.fields.standard import STANDARD_FIELDS
 from engine.filters import kind_of
 from engine.model import Entity, Field
-from web.records.display import type_name
+from web.records.display import value_type
 
 #: Query parameter prefix of a filter, and the suffixes of a range's ends.
 FILTER_PREFIX = "f."
@@ -37,17 +37,6 @@ FALLBACK_COLUMNS = 5
 #: Operator families a list can sort by (lists, JSON and the like are not ordered).
 SORTABLE_KINDS = frozenset({"bool", "int", "double", "string", "timestamp"})
 
-#: Filter widget kind of each field type (None: no filter for this type).
-WIDGETS: Mapping[str, str | None] = {
-    "string": "contains", "text": "contains", "email": "contains", "phone": "contains",
-    "url": "contains", "autonumber": "contains", "integer": "number", "decimal": "number",
-    "money": "number", "percent": "number", "boolean": "boolean", "date": "date",
-    "datetime": "datetime", "select": "choice", "multiselect": "choices",
-    "relation": "relation", "many_to_many": "relations", "user": "user", "json": None,
-    "formula": "contains",
-}
-
-
 def field_of(entity: Entity, name: str) -> Field | None:
     """The field or standard column called ``name`` (None when there is none)."""
     if entity.has_field(name):
@@ -55,8 +44,14 @@ def field_of(entity: Entity, name: str) -> Field | None:
     return STANDARD_FIELDS.get(name)
 
 
+#: The filter kinds lists know (``records/_filter.html`` renders each, and this module
+#: turns each into conditions); a field type's ``list_filter`` names one of them.
+FILTER_KINDS = frozenset({"contains", "number", "date", "datetime", "boolean", "choice",
+                          "choices", "relation", "relations", "user"})
+
+
 def widget_of(field: Field) -> str | None:
-    return WIDGETS[type_name(field)]
+    return value_type(field).list_filter
 
 
 def sortable(field: Field) -> bool:
@@ -179,7 +174,7 @@ def columns(entity: Entity, visible: Any) -> list[Field]:
         names = [entity.display_field]
         names += [f.name for f in entity.fields
                   if f.name != entity.display_field and f.stored
-                  and type_name(f) not in ("json", "text")][:FALLBACK_COLUMNS]
+                  and not value_type(f).long_values][:FALLBACK_COLUMNS]
         names.append("owner")
     out = []
     for name in dict.fromkeys(names):

@@ -143,7 +143,7 @@ def _history(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[di
             if f is None:
                 continue
             fields[name] = f
-            kind = "_user" if f.type.name == "user" else f.target
+            kind = "_user" if f.type.refers_to_users else f.target
             if kind is None:
                 continue
             for value in pair:

@@ -238,14 +238,17 @@ def test_bulk_buttons_show_only_for_actions_the_policy_allows(login):
     assert 'value="transfer"' in sales and 'value="delete"' not in sales
 
 
-def test_every_field_type_has_a_formatter_and_a_filter_widget_entry():
+def test_every_field_type_names_a_display_and_a_list_filter_the_web_knows():
     from engine.fields import registry
-    from web.records.display import FORMATTERS
-    from web.records.filtering import WIDGETS
+    from web.records.display import FORMATTERS, PLAIN_DISPLAYS
+    from web.records.filtering import FILTER_KINDS
 
-    names = set(registry.names())
-    assert names <= set(FORMATTERS), sorted(names - set(FORMATTERS))
-    assert names <= set(WIDGETS), sorted(names - set(WIDGETS))
+    types = [registry.get(name) for name in registry.names()]
+    assert {t.name: t.display for t in types if t.display not in FORMATTERS} == {}
+    assert {t.name: t.list_filter for t in types
+            if t.list_filter is not None and t.list_filter not in FILTER_KINDS} == {}
+    assert PLAIN_DISPLAYS <= set(FORMATTERS)
+    assert [t.name for t in types if t.refers_to_users] == ["user"]
 
 
 def test_boolean_and_multiselect_filters_give_the_services_rows(app, login):
