@@ -67,7 +67,8 @@ def take(conn: sa.Connection, tables: ModelTables, entity: str, field: str, scop
 
 def fill(conn: sa.Connection, tables: ModelTables, entity: str, fields: tuple[Field, ...],
          records: list[dict[str, Any]], now: dt.datetime, *, bulk: bool) -> None:
-    """Give every record in ``records`` its numbers, in order, one statement per pattern.
+    """Give every record in ``records`` its numbers, in order, one statement per pattern;
+    ``now`` in the organisation's zone (its date fills ``{YYYY}``, ``{MM}``, ``{DD}``).
 
     Each number goes through its field type's ``check`` like any computed value;
     problems raise one :class:`ValidationFailed` (rows numbered when ``bulk``), which

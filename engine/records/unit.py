@@ -191,8 +191,8 @@ class Unit:
         conn = self.connection()
         core.check_integrity(conn, actor, plan, [record], errors)
         if plan.autonumbers:
-            autonumber.fill(conn, core.tables, plan.name, plan.autonumbers, [record], now,
-                            bulk=False)
+            autonumber.fill(conn, core.tables, plan.name, plan.autonumbers, [record],
+                            core.clock.local(now), bulk=False)
         result = conn.execute(sa.insert(plan.table),
                               core.db_values(plan, record, core._columns[plan.name]))
         record["id"] = record_id = result.inserted_primary_key[0]
@@ -345,7 +345,8 @@ class Unit:
         conn = self.connection()
         core.check_integrity(conn, actor, plan, records, errors, rows=indexes)
         if plan.autonumbers:
-            autonumber.fill(conn, core.tables, plan.name, plan.autonumbers, records, now,
+            autonumber.fill(conn, core.tables, plan.name, plan.autonumbers, records,
+                            core.clock.local(now),
                             bulk=True)
         writer = bulk.BatchWriter(conn, core.tables.audit, self.context, plan, at)
         ids = bulk.reserve_ids(conn, plan.table, len(records))

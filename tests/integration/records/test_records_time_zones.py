@@ -35,9 +35,13 @@ CALL = {
 }
 
 
+TICKET = {"entity": "ticket", "label": "Ticket",
+          "fields": [{"name": "number", "type": "autonumber", "format": "T-{YYYY}{MM}{DD}-{seq:3}"}]}
+
+
 @pytest.fixture(scope="module")
 def model():
-    return compile_specs(CALL)
+    return compile_specs(CALL, TICKET)
 
 
 @pytest.fixture
@@ -142,3 +146,10 @@ def test_date_fields_are_not_shifted_by_the_zone(database, model, tables, alice)
     _calls(svc, alice, JUST_AFTER_MIDNIGHT)
     rows = svc.aggregate(alice, "call", group_by=["day:month"], metrics=["count"]).rows
     assert rows == [{"day_month": "2026-02-01", "count": 1}]
+
+
+def test_autonumber_dates_are_the_organisations_day(database, model, tables, alice):
+    shanghai = service(database, model, tables).create(alice, "ticket", {})
+    utc = service(database, model, tables, tz=UTC).create(alice, "ticket", {})
+    assert shanghai["number"] == "T-20260201-001"  # 00:30 on Feb 1 in Shanghai
+    assert utc["number"] == "T-20260131-001"       # the same instant is still Jan 31 in UTC
