@@ -16,6 +16,7 @@ import click
 
 from engine.cli import demo as engine_demo
 from engine.cli import main as engine_main
+from engine.cli.common import fail
 
 #: The engine's group with the web's commands; the engine's group keeps its own commands.
 main = copy.copy(engine_main)
@@ -35,8 +36,22 @@ def _app(obj):  # noqa: ANN001, ANN202
 
 
 def _run(app, host: str, port: int) -> None:  # noqa: ANN001
+    import errno
+    import socket
+
     from werkzeug.serving import run_simple
 
+    # Werkzeug reports a busy port on stderr and exits without saying how to choose another.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the server binds: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            fail(f"port {port} on {host} is in use: choose another with --port, "
+                 f"e.g. --port {port + 1} (and --host for another address)", 2)
     click.secho(f"Loom is serving on http://{host}:{port}/  (Ctrl+C stops it)", fg="green")
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
@@ -60,7 +75,7 @@ def serve(obj, host: str, port: int) -> None:  # noqa: ANN001
 @click.pass_context
 def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no_serve: bool) -> None:
     """Check, migrate and seed the demo CRM, create its users, and serve it."""
-    from engine.demo.users import DEMO_PASSWORD, create_demo_users
+    from engine.demo.users import DEMO_PASSWORD, create_demo_users, demo_logins
     from engine.storage.tables import build_tables
 
     obj = ctx.obj
@@ -69,9 +84,8 @@ def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no
     click.echo(f"time zone: {obj.config.clock.zone_name}")
     click.echo("")
     click.secho("Demo logins (password for every demo user: %s)" % DEMO_PASSWORD, bold=True)
-    click.echo(f"  admin   / {DEMO_PASSWORD}   (administrator)")
-    click.echo(f"  sales1  / {DEMO_PASSWORD}   (salesperson, team East)")
-    click.echo(f"  manager / {DEMO_PASSWORD}   (sales manager)")
+    for username, display, role, team in demo_logins():
+        click.echo(f"  {username:<9} {display:<6}  role {role}" + (f", team {team}" if team else ""))
     if no_serve:
         return
     click.echo("")

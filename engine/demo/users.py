@@ -34,6 +34,18 @@ DEMO_TEAMS = (
 )
 
 
+def demo_logins() -> list[tuple[str, str, str, str | None]]:
+    """Every demo user as (username, display name, role, team), admin first.
+
+    >>> demo_logins()[0]
+    ('admin', '系统管理员', 'admin', None)
+    """
+    team_of = {member: team for team, _, _, members in DEMO_TEAMS for member in members}
+    team_of.update({manager: team for team, _, manager, _ in DEMO_TEAMS if manager})
+    return [(username, display, DEMO_ROLES.get(username, SALES_ROLE), team_of.get(username))
+            for username, display, _ in OTHER_USERS + SALES_PEOPLE]
+
+
 def create_demo_users(db: Database, tables: ModelTables, *,
                       clock: Clock = SYSTEM_CLOCK) -> list[int]:
     """Create the demo users that are missing; return the salespeople's ids, sales1 first.

@@ -19,6 +19,10 @@ def test_the_demo_uses_shanghai_time_unless_loom_timezone_is_set(tmp_path, monke
                                        "--scale", "0.005", "--no-serve"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"time zone: {shown}" in result.output
+    from engine.demo.users import demo_logins
+
+    logins = [line.split()[0] for line in result.output.splitlines() if "  role " in line]
+    assert logins == [username for username, *_ in demo_logins()] and len(logins) == 11
 
 
 def test_the_web_command_adds_serve_without_changing_the_engines_group():
@@ -30,3 +34,19 @@ def test_the_web_command_adds_serve_without_changing_the_engines_group():
     assert engine_main.commands["demo"] is engine_demo
     assert main.commands["demo"] is not engine_demo
     assert set(engine_main.commands) < set(main.commands)
+
+
+def test_a_busy_port_names_the_option_to_choose_another(capsys):
+    import socket
+
+    from web.cli import _run
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as stopped:
+            _run(object(), "127.0.0.1", port)  # never served: the port check comes first
+    assert stopped.value.code == 2
+    message = capsys.readouterr().err
+    assert f"port {port}" in message and "--port" in message and "in use" in message
