@@ -24,15 +24,22 @@ EXIT_USAGE = 2
 
 
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """the common guard, plus account errors shown as messages (exit 3)."""
+    """The common guard, plus account errors shown as messages (exit 3); every account
+    command is handed the context first (``pass_obj``) and needs an existing database."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(obj: Any, *args: Any, **kwargs: Any) -> Any:
         from engine.accounts import AccountError
+
+        missing = obj.missing_database()
+        if missing is not None:  # never create an empty database (or its folder) here
+            fail(f"no Loom database at {missing}: run `loom demo` or `loom migrate` in the "
+                 "folder that should hold it, or point --database / LOOM_DATABASE_URL at an "
+                 "existing one", EXIT_ACCOUNT)
 
         def run() -> Any:
             try:
-                return fn(*args, **kwargs)
+                return fn(obj, *args, **kwargs)
             except AccountError as exc:
                 fail(str(exc), EXIT_ACCOUNT)
 

@@ -29,6 +29,19 @@ class Context:
         self.config = Config.from_env(database=database, metadata=list(metadata) or None)
         self._runtime = None
 
+    def missing_database(self) -> str | None:
+        """The absolute path of a SQLite database file that does not exist yet (else None):
+        commands that only read or change accounts say so instead of creating it."""
+        from pathlib import Path
+
+        import sqlalchemy as sa
+
+        url = sa.engine.make_url(self.config.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        path = Path(url.database)
+        return None if path.is_file() else str(path.resolve())
+
     def default_time_zone(self, name: str) -> None:
         """Work in ``name`` unless ``LOOM_TIMEZONE`` chose a zone (``loom demo``: the demo
         company works in China). Only before the runtime is built: it keeps its clock."""

@@ -158,3 +158,13 @@ def test_check_reports_role_errors(run, meta):
                                    encoding="utf-8")
     result = run("check")
     assert result.exit_code == 1 and "unknown entity 'dael'" in result.output
+
+
+def test_an_account_command_where_no_database_is_says_so_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOOM_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["token", "create", "sales1"])
+    assert result.exit_code == 3
+    assert f"no Loom database at {tmp_path / 'instance' / 'loom.db'}" in result.output
+    assert "loom demo" in result.output and "migrate` first" not in result.output
+    assert list(tmp_path.iterdir()) == []  # no empty instance/ folder left behind
