@@ -52,7 +52,7 @@ def time_zone() -> ZoneInfo:
                 return zone(name)
             except ConfigurationError:  # stored before the zone database dropped it
                 pass
-    return loom_state().config.clock.zone
+    return loom_state().clock.zone
 
 
 def select_timezone() -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -117,24 +117,32 @@ class RolePolicy:
         if "all" in scopes:
             return None
         widest = max(scopes, key=SCOPES.index)
-        return self._rows(actor, table, widest)
+        return self.rows(actor, table, widest)
 
-    def refusal(self, actor: Actor, entity: str, action: str,
-                record: Mapping[str, Any]) -> str | None:
+    def refusal(self, actor: Actor, entity: str, action: str, record: Mapping[str, Any],
+                within: Callable[[str], bool] | None = None) -> str | None:
         """Why ``actor`` may not ``action`` (update, delete) the stored ``record``, or None.
 
-        Some grant giving the action must take the record: an owner-less record (one in
-        a public pool) only a grant with scope ``all``, and the grant's condition for the
-        action, if any, must hold on the record (unknown does not hold).
+        Some grant giving the action must take the record: its own scope must cover the
+        record (``within(scope)`` answers for team scopes, from the database; without it
+        only the actor's own records count), an owner-less record (one in a public pool)
+        only a grant with scope ``all``, and the grant's condition for the action, if
+        any, must hold on the record (unknown does not hold). So a second role with a
+        narrower scope and no condition can't lift the first role's condition on records
+        outside that narrower scope.
         """
         grants = self.grants(actor, entity)
         if grants is None:
             return None
         acting = [g for g in grants if action in g.actions]
-        pooled = record.get("owner") is None
+        owner = record.get("owner")
+        pooled = owner is None
         failed = []
         for g in acting:
             if pooled and g.scope != "all":
+                continue
+            if g.scope != "all" and owner != actor.user_id and (
+                    g.scope == "own" or within is None or not within(g.scope)):
                 continue
             condition = g.conditions.get(action)
             if condition is None or condition.holds(self._bindings(entity, condition, record)):
@@ -206,7 +214,7 @@ class RolePolicy:
             out[name] = value
         return out
 
-    def _rows(self, actor: Actor, table: sa.Table, scope: str) -> sa.ColumnElement[bool]:
+    def rows(self, actor: Actor, table: sa.Table, scope: str) -> sa.ColumnElement[bool]:
         """Rows of ``table`` in ``scope`` (own < team < team_tree, each containing the last)."""
         if actor.user_id is None:
             return sa.false()

@@ -93,9 +93,12 @@ def compile_roles(docs: Iterable[SpecDocument], entities: Mapping[str, Entity],
                 errors_seen = True
             if target is None:  # declared but refused: stay quiet about the rest
                 continue
-            grants[entity] = _grant(data, pool=_pool(doc, path, target, entities, data, errors),
-                                    read_through=_read_through(doc, path, target, data, errors),
-                                    conditions=_conditions(doc, path, target, data, errors))
+            grant = grants[entity] = _grant(
+                data, pool=_pool(doc, path, target, entities, data, errors),
+                read_through=_read_through(doc, path, target, data, errors),
+                conditions=_conditions(doc, path, target, data, errors))
+            if step is not None:
+                _grant_uses(step, doc, path, name, target, grant)
         if len(errors) > before or errors_seen:
             continue
         roles[name] = Role(
@@ -200,11 +203,40 @@ def _conditions(doc: SpecDocument, path: tuple[str, ...], entity: Entity, data: 
                                     f"give {action!r}", "invalid"))
             continue
         try:
-            out[action] = env.compile(source, expect="bool")  # type: ignore[union-attr]
+            compiled = env.compile(source, expect="bool")  # type: ignore[union-attr]
         except ExpressionError as exc:
             column = f" (column {exc.column})" if exc.column else ""
             errors.append(doc.error(where, f"CEL error{column}: {exc.message}", "expression"))
+            continue
+        # The engine judges a condition on the stored row (cascades read only its
+        # columns): a many-to-many field lives in a link table, not on the row.
+        linked = sorted(n for n in compiled.variables
+                        if entity.has_field(n) and not entity.field(n).stored)
+        if linked:
+            errors.append(doc.error(where, f"a condition reads only fields stored on the record; "
+                                    f"{', '.join(map(repr, linked))} "
+                                    f"{'is a many-to-many field' if len(linked) == 1 else 'are many-to-many fields'}",
+                                    "expression"))
+            continue
+        out[action] = compiled
     return out
+
+
+def _grant_uses(step: CompileInput, doc: SpecDocument, path: tuple[str, ...], role: str,
+                entity: Entity, grant: EntityGrant) -> None:
+    """Record the fields a grant's conditions, pool and read-through relations read."""
+    for action, condition in sorted(grant.conditions.items()):
+        for name in sorted(n for n in condition.variables if entity.has_field(n)):
+            step.use(entity.name, name, _use(doc, path + ("conditions", action), role,
+                                             f"condition for {action}"))
+    for name in sorted(grant.read_through):
+        step.use(entity.name, name, _use(doc, path + ("read_through",), role, "names read through"))
+    if grant.pool is not None:
+        step.use(entity.name, grant.pool.field, _use(doc, path + ("pool", "field"), role,
+                                                     "public pool"))
+        if grant.pool.roles is not None:
+            step.use(grant.pool.target, grant.pool.roles, _use(doc, path + ("pool", "roles"), role,
+                                                               "public pool's roles"))
 
 
 def _grant(data: dict[str, Any], *, pool: PoolGrant | None = None,

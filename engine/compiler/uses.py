@@ -89,6 +89,9 @@ def entity_uses(step: CompileInput, entity: Entity, entities: Mapping[str, Entit
             for variable in sorted(expr.variables):
                 step.use(name, variable, Use(kind(f.source), name, where,
                                              f"{EXPRESSION_ROLES[attribute]} of field {f.name!r}"))
+        for i, followed in enumerate(f.follows or ()):
+            step.use(name, followed, Use(kind(f.source), name, at(f.source, ("default", "follows", i)),
+                                         f"default of field {f.name!r} (follows)"))
         if f.target is not None:
             step.use(f.target, None, Use(kind(f.source), name, at(f.source, ("target",)),
                                          f"relation field {name}.{f.name}"))

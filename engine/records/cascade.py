@@ -143,7 +143,9 @@ class _Delete:
         for row in rows:  # each record as stored: the role's condition must hold on it
             record = {n: dep.from_db_value(dep.fields[n], v) for n, v in row.items()
                       if n in dep.fields}
-            reason = rights.refusal(self.policy, self.actor, ref.entity, action, record)
+            reason = rights.refusal(self.policy, self.actor, ref.entity, action, record,
+                                    rights.within(self.policy, self.conn, self.actor, dep.table,
+                                                  row["id"]))
             if reason is not None:
                 raise PermissionDenied(ref.entity, action, reason + self._why(doing, 1))
 

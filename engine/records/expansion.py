@@ -81,7 +81,10 @@ def expand(conn: sa.Connection, records: list[dict[str, Any]], wanted: Iterable[
             found = (reading.related(conn, target, ids, scope(x.entity), hidden(target))
                      if x.readable else {})
             if x.through and len(found) < len(ids):
-                found.update(names(conn, target, ids - set(found), hidden(target)))
+                # A role that may not read the target at all hides none of its fields from a
+                # name read through: it was declared for exactly that.
+                found.update(names(conn, target, ids - set(found),
+                                   hidden(target) if x.readable else set()))
         for r in records:
             value = r.get(x.name)
             r.setdefault("_expand", {})[x.name] = (

@@ -52,7 +52,10 @@ def names_through(service: "RecordService", actor: Actor, entity: str, record_id
         return {}
     plan = service.plan(target)
     access = service.policy.field_access
-    hidden = {n for n in plan.fields if access(actor, target, n) == HIDDEN}
+    # Without any grant on the target every field counts as hidden; a name read through a
+    # relation is still shown then (only a grant that hides the display field hides it).
+    hidden = ({n for n in plan.fields if access(actor, target, n) == HIDDEN}
+              if service.policy.can(actor, target, "read") else set())
     with service.db.reads() as conn:
         found = expansion.names(conn, plan, wanted, hidden)
     return {i: r["_display"] for i, r in found.items()}

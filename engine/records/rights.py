@@ -1,13 +1,15 @@
 """What the record service asks the permission policy about single records.
 
 Beyond :class:`~engine.permissions.PermissionPolicy`'s three questions, a policy may
-answer four more (:class:`~engine.access.RolePolicy` does; a policy without them has
+answer five more (:class:`~engine.access.RolePolicy` does; a policy without them has
 nothing to add):
 
 - ``write_scope(actor, entity, table)``: the rows the actor may change (the read
   scope can be wider: records in a public pool are visible but read only);
-- ``refusal(actor, entity, action, record)``: why the actor may not update or delete
-  this stored record (a grant's condition does not hold), or None;
+- ``refusal(actor, entity, action, record, within)``: why the actor may not update or
+  delete this stored record (no grant giving the action covers it, or its condition
+  does not hold), or None;
+- ``rows(actor, table, scope)``: the SQL condition of one scope (``own``, ``team``...);
 - ``condition_names(actor, entity, action)``: the fields ``refusal`` reads;
 - ``read_through(actor, entity)``: relations whose targets' display names the actor
   may read through a record of ``entity`` it may read.
@@ -17,7 +19,7 @@ Pure apart from the SQL expressions the policy builds: no queries, no Flask.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
@@ -32,17 +34,33 @@ def write_scope(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.T
 
 
 def refusal(policy: PermissionPolicy, actor: Actor, entity: str, action: str,
-            record: Mapping[str, Any]) -> str | None:
+            record: Mapping[str, Any], within: Callable[[str], bool] | None = None) -> str | None:
     """Why ``actor`` may not ``action`` the stored ``record`` (the end of a
-    :class:`PermissionDenied` message), or None when it may."""
+    :class:`PermissionDenied` message), or None when it may. ``within(scope)``: is the
+    record in that scope of the actor (see :func:`within`)."""
     method = getattr(policy, "refusal", None)
-    return method(actor, entity, action, record) if method is not None else None
+    return method(actor, entity, action, record, within) if method is not None else None
+
+
+def within(policy: PermissionPolicy, conn: sa.Connection, actor: Actor, table: sa.Table,
+           record_id: int) -> Callable[[str], bool]:
+    """``scope -> bool``: is record ``record_id`` of ``table`` in that scope of ``actor``?
+    Asked of the database (team membership) only when a grant's scope decides."""
+    rows = getattr(policy, "rows", None)
+
+    def test(scope: str) -> bool:
+        if rows is None:
+            return True
+        query = sa.select(table.c.id).where(table.c.id == record_id, rows(actor, table, scope))
+        return conn.execute(query).first() is not None
+
+    return test
 
 
 def check(policy: PermissionPolicy, actor: Actor, entity: str, action: str,
-          record: Mapping[str, Any]) -> None:
+          record: Mapping[str, Any], within: Callable[[str], bool] | None = None) -> None:
     """Raise :class:`PermissionDenied` unless ``actor`` may ``action`` the stored ``record``."""
-    reason = refusal(policy, actor, entity, action, record)
+    reason = refusal(policy, actor, entity, action, record, within)
     if reason is not None:
         raise PermissionDenied(entity, action, reason)
 

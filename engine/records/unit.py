@@ -287,7 +287,8 @@ class Unit:
         warnings: list[FieldError] = []
         conn = self.connection()
         old = self._current(conn, plan, record_id, version)
-        rights.check(core.policy, actor, entity, "update", old)
+        rights.check(core.policy, actor, entity, "update", old,
+                     rights.within(core.policy, conn, actor, plan.table, record_id))
         record, changes = validate_update(plan, old, values, denied=denied, errors=errors,
                                           warnings=warnings)
         core.check_integrity(conn, actor, plan, [record], errors, exclude_id=record_id,
@@ -324,7 +325,8 @@ class Unit:
         conn = self.connection()
         cascade.lock(conn, plan, record_id)
         old = self._current(conn, plan, record_id, version)
-        rights.check(core.policy, actor, entity, "delete", old)
+        rights.check(core.policy, actor, entity, "delete", old,
+                     rights.within(core.policy, conn, actor, plan.table, record_id))
         now, at = core.now()
         self._emit(conn, at, cascade.delete(conn, core.plans, core.policy, actor, plan, old, now))
 

@@ -247,7 +247,8 @@ def validate_update(plan: EntityPlan, old: Mapping[str, Any], values: Any, *,
                         and f.read_only_if.holds(before):
                     errors.append(_error(f.name, "read_only", _READ_ONLY, None))
     record = {**old, **given}
-    followed = _follow(plan, old, given, record, errors)
+    with clock_for_evaluation(plan.clock):  # a followed default may read now() / today()
+        followed = _follow(plan, old, given, record, errors)
     complete(plan, record, errors, warnings)
     names = [*given, *followed, *(f.name for f in plan.formulas)]
     changes = {n: (old.get(n), record.get(n)) for n in names if record.get(n) != old.get(n)}

@@ -140,3 +140,18 @@ def test_loom_uses_answers_in_json_and_for_standard_columns(tmp_path):
         "path": "$.indexes[0].fields[0]"}]
     nothing = CliRunner().invoke(main, ["--metadata", str(tmp_path), "uses", "deal.note"])
     assert nothing.output == "nothing uses deal.note\n"
+
+
+def test_role_conditions_pools_names_read_through_and_follows_are_uses():
+    from engine.config import SHIPPED_METADATA, Config, load_model
+
+    model = load_model(Config("sqlite://", SHIPPED_METADATA))
+    stage = {(u.kind, u.owner, u.description) for u in model.users_of("deal", "stage")}
+    assert {("role", "sales", "condition for update"), ("role", "sales", "condition for delete"),
+            ("entity", "deal", "default of field 'probability' (follows)")} <= stage
+    pool = {(u.owner, u.description) for u in model.users_of("account", "pool")}
+    assert ("sales", "public pool") in pool
+    account = {(u.owner, u.description) for u in model.users_of("deal", "account")}
+    assert ("sales", "names read through") in account
+    assert ("sales", "public pool's roles") in {
+        (u.owner, u.description) for u in model.users_of("customer_pool", "open_to")}

@@ -266,3 +266,18 @@ def test_emptying_a_closed_ticket_is_refused_by_its_update_condition(filing):
     svc.update(SYSTEM, "ticket", ticket, {"status": "open"}, version=None)
     svc.delete(clerk, "folder", folder)
     assert svc.get(SYSTEM, "ticket", ticket)["folder"] is None
+
+
+def test_within_asks_the_database_whether_a_record_is_in_a_team_scope(world, database):
+    from engine.records import rights
+
+    svc, people, _ = world
+    manager, sales1, service1 = people["manager"], people["sales1"], people["service1"]
+    mates = _account(svc, "A team mate's customer", sales1.user_id)
+    stranger = _account(svc, "Someone else's customer", service1.user_id)
+    table = svc.tables.entity("account")
+    with database.read() as conn:
+        in_tree = rights.within(svc.policy, conn, manager, table, mates["id"])
+        outside = rights.within(svc.policy, conn, manager, table, stranger["id"])
+        assert in_tree("team_tree") and not outside("team_tree")
+        assert not in_tree("own") and not outside("own")

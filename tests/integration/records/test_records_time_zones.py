@@ -29,6 +29,8 @@ CALL = {
         {"name": "day", "type": "date", "default": {"expr": "today()"}},
         {"name": "noted_at", "type": "datetime", "default": {"expr": "now()"}},
         {"name": "follow_up", "type": "date"},
+        {"name": "stage", "type": "select", "options": [{"value": "open"}, {"value": "done"}]},
+        {"name": "stage_day", "type": "date", "default": {"expr": "today()", "follows": ["stage"]}},
     ],
     "rules": [{"name": "follow_up_not_past", "assert": "follow_up >= today()",
                "message": "the follow-up must not be in the past"}],
@@ -153,3 +155,13 @@ def test_autonumber_dates_are_the_organisations_day(database, model, tables, ali
     utc = service(database, model, tables, tz=UTC).create(alice, "ticket", {})
     assert shanghai["number"] == "T-20260201-001"  # 00:30 on Feb 1 in Shanghai
     assert utc["number"] == "T-20260131-001"       # the same instant is still Jan 31 in UTC
+
+
+def test_a_default_that_follows_a_field_reads_the_services_clock_on_update(database, model, tables,
+                                                                          alice):
+    shanghai = service(database, model, tables)
+    call = shanghai.create(alice, "call", {"title": "a", "stage": "open"})
+    assert call["stage_day"] == dt.date(2026, 2, 1)
+    later = service(database, model, tables, at=JUST_AFTER_MIDNIGHT + dt.timedelta(days=3))
+    moved = later.update(alice, "call", call["id"], {"stage": "done"}, version=call["version"])
+    assert moved["stage_day"] == dt.date(2026, 2, 4)  # the simulated day, not the system's

@@ -152,6 +152,8 @@ def test_pool_read_through_and_conditions_compile_to_the_grant():
      "$.entities.customer.conditions.delete", "expected bool"),
     ({"actions": ["read"], "conditions": {"update": "stage != 'won'"}},
      "$.entities.customer.conditions.update", "does not give 'update'"),
+    ({"actions": ["read", "delete"], "conditions": {"delete": "size(peers) == 0"}},
+     "$.entities.customer.conditions.delete", "'peers' is a many-to-many field"),
     ({"actions": ["read"], "conditions": {"erase": "true"}},
      "$.entities.customer.conditions.erase", ""),
 ])

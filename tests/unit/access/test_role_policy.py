@@ -102,3 +102,26 @@ def test_an_unknown_condition_refuses_and_an_owner_less_record_needs_scope_all()
     assert "public pool" in policy.refusal(careful, "deal", "update", {"owner": None})
     assert policy.refusal(both, "deal", "delete", {"owner": None}) is None
     assert policy.refusal(Actor.system(), "deal", "delete", {"owner": None}) is None
+
+
+def _narrow_and_wide():
+    wide = {"role": "wide", "label": "W", "entities": {"deal": {
+        "actions": ["read", "update"], "scope": "all", "conditions": {"update": "title != 'won'"}}}}
+    narrow = {"role": "narrow", "label": "N", "entities": {"deal": {
+        "actions": ["read", "update"], "scope": "team"}}}
+    model = compile_documents(MemorySource(DEAL, wide, narrow).documents([]), [])
+    return RolePolicy(model, build_tables(model))
+
+
+def test_a_narrower_role_lifts_a_condition_only_on_the_records_in_its_own_scope():
+    policy = _narrow_and_wide()
+    actor = Actor(1, roles=("wide", "narrow"), team_ids=(7,))
+    won = {"owner": 99, "title": "won"}
+    # Another team's won deal: only the wide role reaches it, and its condition refuses.
+    assert "only when title != 'won'" in policy.refusal(actor, "deal", "update", won,
+                                                        lambda scope: False)
+    assert policy.refusal(actor, "deal", "update", won) is not None  # no answer: not covered
+    # A team mate's won deal: the team role covers it, without a condition.
+    assert policy.refusal(actor, "deal", "update", won, lambda scope: scope == "team") is None
+    # One's own record is in every scope.
+    assert policy.refusal(actor, "deal", "update", {**won, "owner": 1}) is None
