@@ -187,8 +187,11 @@ def detail(entity: str, id: int):
     title = values.get(ent.display_field) or (show(display, record.get(display.name))
                                               if display is not None else None)
     # Buttons only where the role allows it on this record (a won deal, a pool customer).
-    can_update, can_delete = (rt.policy.can(actor, entity, action) and rights.refusal(
-        rt.policy, actor, entity, action, record) is None for action in ("update", "delete"))
+    with rt.db.reads() as conn:  # a team scope's reach is asked of the database
+        within = rights.within(rt.policy, conn, actor, rt.tables.entity(entity), id)
+        can_update, can_delete = (rt.policy.can(actor, entity, action) and rights.refusal(
+            rt.policy, actor, entity, action, record, within) is None
+            for action in ("update", "delete"))
     return render_template(
         "records/detail.html", entity=ent, record=record, sections=sections, values=values,
         system=system, title=(title.text if title else "") or f"#{id}",
