@@ -58,6 +58,16 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
                                  "'UTC', 'Asia/Shanghai' or 'Europe/Berlin'") from None
 
 
+def day_start(day: dt.date, in_zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The instant (aware UTC) ``day`` begins in ``in_zone`` (a user's or the organisation's).
+
+    Trap: a zone may skip midnight on a DST change (e.g. America/Sao_Paulo in the
+    past); ``fold=0`` of a nonexistent local time gives the instant just after the
+    gap, which is when that day really began.
+    """
+    return dt.datetime(day.year, day.month, day.day, tzinfo=in_zone).astimezone(UTC)
+
+
 def zone_from_env(environ: Mapping[str, str] | None = None, *,
                   default: str = DEFAULT_TIME_ZONE) -> zoneinfo.ZoneInfo:
     """The zone named by ``$LOOM_TIMEZONE`` (``default`` when unset or empty)."""
@@ -99,14 +109,8 @@ class Clock:
         return self.now().astimezone(self.zone).date()
 
     def day_start(self, day: dt.date) -> dt.datetime:
-        """The instant (aware UTC) ``day`` begins in the organisation's zone.
-
-        Trap: a zone may skip midnight on a DST change (e.g. America/Sao_Paulo in the
-        past); ``fold=0`` of a nonexistent local time gives the instant just after the
-        gap, which is when that day really began.
-        """
-        local = dt.datetime(day.year, day.month, day.day, tzinfo=self.zone)
-        return local.astimezone(UTC)
+        """The instant (aware UTC) ``day`` begins in the organisation's zone."""
+        return day_start(day, self.zone)
 
     def local(self, value: dt.datetime, zone: zoneinfo.ZoneInfo | None = None) -> dt.datetime:
         """An aware (or naive UTC) instant as wall time in ``zone`` (the organisation's)."""

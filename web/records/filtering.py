@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.clock import day_start
 from engine.fields.standard import STANDARD_FIELDS
 from engine.filters import kind_of
 from engine.model import Entity, Field
@@ -89,7 +90,7 @@ def _day_start(value: str, zone: ZoneInfo, days: int = 0) -> str | None:
         day = dt.date.fromisoformat(value.strip()) + dt.timedelta(days=days)
     except (ValueError, OverflowError):
         return None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).isoformat()
+    return day_start(day, zone).isoformat()
 
 
 def _condition(field: Field, widget: str, args: Mapping[str, str],
