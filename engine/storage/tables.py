@@ -40,8 +40,11 @@ TEAMS = "loom_teams"
 TEAM_MEMBERS = "loom_team_members"
 TOKENS = "loom_tokens"
 LOGIN_ATTEMPTS = "loom_login_attempts"
+WORKFLOW_RUNS = "loom_workflow_runs"
+NOTIFICATIONS = "loom_notifications"
 SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE, CREDENTIALS,
-                 USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS)
+                 USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS, WORKFLOW_RUNS,
+                 NOTIFICATIONS)
 
 #: ``on_delete`` of a relation -> the SQL action.
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -143,6 +146,54 @@ def system_tables(metadata: sa.MetaData) -> None:
     )
     _account_tables(metadata)
     _metadata_documents_table(metadata)
+    _automation_tables(metadata)
+
+
+def _automation_tables(metadata: sa.MetaData) -> None:
+    """Workflow runs and in-app notifications (see engine.automation)."""
+    sa.Table(
+        WORKFLOW_RUNS, metadata, _id_column(),
+        sa.Column("workflow", sa.String(63), nullable=False),
+        # What fired the run, unique per workflow: ``event:<outbox id>:<record id>`` for a
+        # record event, ``due:<record id>:<period>`` for a date, inactivity or schedule
+        # firing, ``manual:<uuid>`` for a button. A redelivered event finds its row.
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("entity", sa.String(63), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=True),
+        sa.Column("trigger", sa.String(32), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=True),
+        # queued, succeeded, skipped (condition false), failed, stopped (depth limit)
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("condition", sa.Boolean(create_constraint=False), nullable=True),
+        # [{"action": type, "outcome": text, "record": {entity, id}?}] in order.
+        sa.Column("actions", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("depth", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("actor_id", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("duration_ms", sa.Float(), nullable=True),
+        sa.UniqueConstraint("workflow", "key"),
+        sa.Index(None, "entity", "record_id"),
+        sa.Index(None, "status", "id"),
+    )
+    sa.Table(
+        NOTIFICATIONS, metadata, _id_column(),
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey(f"{USERS}.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        # reminder, pool_return, approval, workflow, transfer, ...
+        sa.Column("kind", sa.String(32), nullable=False),
+        # {"en": ..., "zh-CN": ...}: shown in the reader's language.
+        sa.Column("title", sa.JSON(), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=True),
+        sa.Column("entity", sa.String(63), nullable=True),
+        sa.Column("record_id", sa.BigInteger(), nullable=True),
+        sa.Column("run_id", sa.BigInteger(), nullable=True),
+        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.Index(None, "user_id", "read_at", "id"),
+    )
 
 
 def _metadata_documents_table(metadata: sa.MetaData) -> None:
@@ -327,6 +378,14 @@ class ModelTables:
     @property
     def login_attempts(self) -> sa.Table:
         return self.metadata.tables[LOGIN_ATTEMPTS]
+
+    @property
+    def workflow_runs(self) -> sa.Table:
+        return self.metadata.tables[WORKFLOW_RUNS]
+
+    @property
+    def notifications(self) -> sa.Table:
+        return self.metadata.tables[NOTIFICATIONS]
 
 
 def build_tables(model: CompiledModel) -> ModelTables:
