@@ -204,6 +204,10 @@ register(DocumentKind(
     "role", "a role: what its users may do with each entity and field",
     compile="engine.compiler.roles:compile_role_documents", place="roles", after=("entity",),
     stored=True))
+register(DocumentKind(
+    "workflow", "an automation: a trigger, a CEL condition and actions run by the worker",
+    compile="engine.automation.spec:compile_workflows", place="workflows", after=("entity",),
+    stored=True))
 
 
 def place_values(built: Mapping[str, Any]) -> dict[str, Any]:

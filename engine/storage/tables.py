@@ -120,6 +120,8 @@ def system_tables(metadata: sa.MetaData) -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("delivered_at", sa.DateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        # A delivery that failed is handed out again from this time (backoff); NULL: now.
+        sa.Column("available_at", sa.DateTime(), nullable=True),
         *_cause_columns(),
         # True: the change asks for no notifications (the audit row is never quiet).
         sa.Column("quiet", sa.Boolean(create_constraint=False), nullable=True),
@@ -162,7 +164,9 @@ def _automation_tables(metadata: sa.MetaData) -> None:
         sa.Column("record_id", sa.BigInteger(), nullable=True),
         sa.Column("trigger", sa.String(32), nullable=False),
         sa.Column("event_id", sa.BigInteger(), nullable=True),
-        # queued, succeeded, skipped (condition false), failed, stopped (depth limit)
+        # What the trigger saw: {"changes": {field: [old, new]}} for a record event.
+        sa.Column("payload", sa.JSON(), nullable=True),
+        # queued, running, succeeded, skipped (condition false), failed, stopped (depth limit)
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("condition", sa.Boolean(create_constraint=False), nullable=True),
         # [{"action": type, "outcome": text, "record": {entity, id}?}] in order.
@@ -172,11 +176,14 @@ def _automation_tables(metadata: sa.MetaData) -> None:
         sa.Column("depth", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("actor_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
+        # A failed run with attempts left is enqueued again from this time (backoff).
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("duration_ms", sa.Float(), nullable=True),
         sa.UniqueConstraint("workflow", "key"),
         sa.Index(None, "entity", "record_id"),
-        sa.Index(None, "status", "id"),
+        sa.Index(None, "status", "next_attempt_at"),
     )
     sa.Table(
         NOTIFICATIONS, metadata, _id_column(),

@@ -1,0 +1,341 @@
+"""Running one workflow run: exactly once, in one unit of work, observable.
+
+A run is a ``loom_workflow_runs`` row, unique per (workflow, key), written by whoever
+decided the workflow should run (the relay for a record event, the scheduler for a due
+firing, a user's button for a manual workflow) with status ``queued``. :func:`execute`
+(the rq job, or called directly) then:
+
+1. marks it ``running`` and counts the attempt (its own short transaction);
+2. opens ONE unit of work as the workflow's actor, with cause ``workflow`` (id: the run,
+   label: the workflow's name) and the run's causal depth; locks the run row and leaves
+   at once if another execution finished it meanwhile (a redelivered job finds it done);
+3. loads the record, checks the trigger's filter and the condition, runs each action;
+4. writes the run's outcome (status, condition result, each action's outcome, duration)
+   in the same transaction, and commits: the run's record writes and its ``succeeded``
+   row commit together or not at all.
+
+A failing action rolls the whole unit back (nothing half-written) and the run is marked
+``failed`` with the reason in its own transaction; with attempts left it gets a
+``next_attempt_at`` (backoff) and the scheduler enqueues it again. The job itself never
+raises for a failed run, so rq's registries only hold jobs whose worker died; the
+scheduler's sweep re-enqueues runs left ``running`` past :data:`STALE_AFTER`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.automation.actions import ACTIONS, ActionFailed, RunContext
+from engine.automation.spec import MANUAL, Workflow
+from engine.clock import clock_for_evaluation
+from engine.permissions import Actor
+from engine.records.errors import RecordError
+from engine.storage.events import Cause
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, SUCCEEDED, SKIPPED, FAILED, STOPPED = (
+    "queued", "running", "succeeded", "skipped", "failed", "stopped")
+#: Statuses a run never leaves (a redelivered job for such a run does nothing).
+FINAL = (SUCCEEDED, SKIPPED, STOPPED)
+#: Automated steps in a row before a run is stopped (loop protection).
+MAX_DEPTH = 5
+#: Seconds before the n-th retry of a failed run (the last value repeats).
+BACKOFF = (10, 60, 300, 900)
+#: A run ``running`` for longer than this lost its worker: it is enqueued again.
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+class _Finished(Exception):
+    """Another execution of the run finished it; this one writes nothing."""
+
+
+def workflows_of(model: Any) -> dict[str, Workflow]:
+    try:
+        return dict(model.part("workflows"))
+    except KeyError:
+        return {}
+
+
+def utc_naive(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`execute` did: the run's status, its error, its outcomes."""
+
+    run_id: int
+    status: str
+    error: str | None = None
+    actions: tuple[dict[str, Any], ...] = ()
+
+
+def insert_run(conn: sa.Connection, tables: Any, *, workflow: str, key: str, entity: str,
+               record_id: int | None, trigger: str, at: dt.datetime, depth: int = 0,
+               event_id: int | None = None, payload: Any = None, actor_id: int | None = None,
+               status: str = QUEUED, error: str | None = None) -> int | None:
+    """Insert a run row unless (workflow, key) has one; its id, or None when it had."""
+    runs = tables.workflow_runs
+    values = dict(workflow=workflow, key=key, entity=entity, record_id=record_id, trigger=trigger,
+                  event_id=event_id, payload=payload, status=status, actions=[], error=error,
+                  attempts=0, depth=depth, actor_id=actor_id, created_at=at,
+                  finished_at=at if status in FINAL else None)
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - Loom runs on PostgreSQL and SQLite
+        raise RuntimeError(f"unsupported database {dialect!r}")
+    statement = insert(runs).values(**values).on_conflict_do_nothing(
+        index_elements=[runs.c.workflow, runs.c.key]).returning(runs.c.id)
+    return conn.execute(statement).scalar()
+
+
+def execute(snapshot: Any, run_id: int) -> Outcome:
+    """Run the run ``run_id`` once (see the module's docstring)."""
+    tables = snapshot.tables
+    runs = tables.workflow_runs
+    clock = snapshot.clock
+    started = time.perf_counter()
+    now = clock.now()
+    with snapshot.db.write() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            return Outcome(run_id, "missing", "no such run")
+        if row.status in FINAL:
+            return Outcome(run_id, row.status)
+        conn.execute(sa.update(runs).where(runs.c.id == run_id).values(
+            status=RUNNING, attempts=runs.c.attempts + 1, started_at=utc_naive(now),
+            next_attempt_at=None))
+    workflow = workflows_of(snapshot.model).get(row.workflow)
+    if workflow is None or not workflow.active:
+        why = "no longer declared" if workflow is None else "not active"
+        return _finish_alone(snapshot, row, STOPPED, f"workflow {row.workflow!r} is {why}",
+                             started)
+    try:
+        status, outcomes = _run(snapshot, workflow, row, now, started)
+    except _Finished:
+        return Outcome(run_id, "duplicate")
+    except (RecordError, ActionFailed, LookupError, ValueError, sa.exc.SQLAlchemyError) as exc:
+        return _failed(snapshot, row, workflow, exc, started)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the run, then retried
+        log.exception("workflow run %s failed", run_id)
+        return _failed(snapshot, row, workflow, exc, started)
+    return Outcome(run_id, status, None, tuple(outcomes))
+
+
+def _actor(snapshot: Any, workflow: Workflow, row: Any, record: dict[str, Any] | None,
+           runtime_actor: Any) -> Actor:
+    if workflow.actor == "owner":
+        owner = (record or {}).get("owner")
+        if owner is None:
+            raise ActionFailed("the workflow acts as the record's owner, and the record has none")
+        return runtime_actor(owner)
+    if workflow.actor.startswith("user:"):
+        username = workflow.actor.partition(":")[2]
+        users = snapshot.tables.users
+        with snapshot.db.read() as conn:
+            user_id = conn.execute(sa.select(users.c.id).where(
+                users.c.username == username, users.c.active.is_(True))).scalar()
+        if user_id is None:
+            raise ActionFailed(f"the workflow acts as user {username!r}, who does not exist or "
+                               "is inactive")
+        return runtime_actor(user_id)
+    if workflow.trigger.type == MANUAL and row.actor_id is not None and workflow.actor == "caller":
+        return runtime_actor(row.actor_id)
+    return Actor.system()
+
+
+def _load(snapshot: Any, entity: str, record_id: int | None) -> dict[str, Any] | None:
+    if record_id is None:
+        return None
+    service = snapshot.service
+    plan = service.plan(entity)
+    table = plan.table
+    with snapshot.db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().first()
+    if row is None:
+        return None
+    from_db = plan.from_db
+    return {k: (from_db[k](v) if from_db.get(k) and v is not None else v) for k, v in row.items()}
+
+
+def _old(snapshot: Any, entity: str, record: dict[str, Any], payload: Any) -> dict[str, Any]:
+    """The record before the triggering change, from the event's ``{field: [old, new]}``."""
+    old = dict(record)
+    changes = (payload or {}).get("changes") or {}
+    model_entity = snapshot.model.entity(entity)
+    for name, pair in changes.items():
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            continue
+        value = pair[0]
+        if value is not None and model_entity.has_field(name):
+            f = model_entity.field(name)
+            try:
+                value = f.type.coerce(f, value)
+            except Exception:  # noqa: BLE001 - an old value that no longer fits: leave it out
+                value = None
+        old[name] = value
+    return old
+
+
+def _run(snapshot: Any, workflow: Workflow, row: Any, now: dt.datetime,
+         started: float) -> tuple[str, list[dict[str, Any]]]:
+    runtime_actor = _actor_loader(snapshot)
+    record = _load(snapshot, workflow.entity, row.record_id)
+    if record is None and row.trigger == "deleted":
+        record = {"id": row.record_id}
+        for name, pair in ((row.payload or {}).get("changes") or {}).items():
+            record[name] = pair[0] if isinstance(pair, (list, tuple)) else None
+    actor = _actor(snapshot, workflow, row, record, runtime_actor)
+    runs = snapshot.tables.workflow_runs
+    label = workflow.label.get("en")[:255]
+    with snapshot.service.unit(actor, cause=Cause.workflow(row.id, label), depth=row.depth,
+                               quiet=bool((row.payload or {}).get("quiet"))) as unit:
+        conn = unit.connection()
+        status = conn.execute(sa.select(runs.c.status).where(runs.c.id == row.id)
+                              .with_for_update()).scalar()
+        if status in FINAL:
+            raise _Finished()
+        outcomes: list[dict[str, Any]] = []
+        if record is None:
+            result, condition = SKIPPED, None
+            outcomes.append({"outcome": f"{workflow.entity} {row.record_id} no longer exists"})
+        else:
+            ctx = RunContext(unit=unit, snapshot=snapshot, workflow=workflow, record=record,
+                             old=_old(snapshot, workflow.entity, record, row.payload),
+                             run_id=row.id, actor=actor, now=now, depth=row.depth,
+                             quiet=bool((row.payload or {}).get("quiet")), outcomes=outcomes,
+                             visited=(workflow.name,))
+            condition = _applies(ctx, workflow, conn, row.trigger)
+            result = SUCCEEDED if condition else SKIPPED
+            if condition:
+                _actions(ctx, workflow)
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
+            status=result, condition=condition, actions=outcomes, error=None,
+            finished_at=utc_naive(snapshot.clock.now()),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3)))
+    return result, outcomes
+
+
+def _actor_loader(snapshot: Any) -> Any:
+    """Actors for user ids, with their roles and teams (no runtime at hand: read them)."""
+    from engine.accounts.actors import actor_for
+
+    def load(user_id: int) -> Actor:
+        actor = actor_for(snapshot.db, snapshot.tables, user_id)
+        if actor is None:
+            raise ActionFailed(f"user {user_id} does not exist or is inactive")
+        return actor
+    return load
+
+
+def _applies(ctx: RunContext, workflow: Workflow, conn: sa.Connection, trigger: str) -> bool | None:
+    """The trigger's filter (in SQL) and the condition (CEL) on the record."""
+    spec = workflow.trigger.filter
+    if spec and trigger != "deleted":
+        from engine.filters import FilterCompiler
+        service = ctx.snapshot.service
+        table = service.tables.entity(workflow.entity)
+        where = FilterCompiler(service.model, service.tables, clock=service.clock).where(
+            workflow.entity, spec)
+        if where is not None and conn.execute(sa.select(table.c.id).where(
+                table.c.id == ctx.record_id, where)).first() is None:
+            ctx.outcomes.append({"outcome": "the record no longer matches the trigger's filter"})
+            return False
+    if workflow.condition is None:
+        return True
+    with clock_for_evaluation(ctx.snapshot.clock):
+        held = workflow.condition.holds(ctx.bindings())
+    return bool(held)
+
+
+def _actions(ctx: RunContext, workflow: Workflow) -> None:
+    with clock_for_evaluation(ctx.snapshot.clock):
+        for index, spec in enumerate(workflow.actions):
+            outcome = ACTIONS[spec.kind].run(ctx, spec.args)
+            ctx.outcomes.append({"action": spec.kind, "index": index,
+                                 **({"workflow": workflow.name}
+                                    if workflow.name != ctx.workflow.name else {}),
+                                 **outcome})
+
+
+def run_nested(ctx: RunContext, name: str) -> dict[str, Any]:
+    """The ``run_workflow`` action: another workflow of the entity, in this run's unit."""
+    workflow = workflows_of(ctx.snapshot.model).get(name)
+    if workflow is None:
+        raise ActionFailed(f"workflow {name!r} is not declared")
+    if workflow.entity != ctx.entity:
+        raise ActionFailed(f"workflow {name!r} is on {workflow.entity!r}, not {ctx.entity!r}")
+    if name in ctx.visited or len(ctx.visited) >= MAX_DEPTH:
+        raise ActionFailed(f"workflow {name!r} would run inside itself "
+                           f"({' -> '.join(ctx.visited + (name,))}); stopped")
+    child = RunContext(unit=ctx.unit, snapshot=ctx.snapshot, workflow=workflow, record=ctx.record,
+                       old=ctx.old, run_id=ctx.run_id, actor=ctx.actor, now=ctx.now,
+                       depth=ctx.depth, quiet=ctx.quiet, outcomes=ctx.outcomes,
+                       visited=ctx.visited + (name,))
+    if workflow.condition is not None and not workflow.condition.holds(child.bindings()):
+        return {"outcome": f"workflow {name!r}: condition does not hold"}
+    _actions(child, workflow)
+    ctx.record = child.record
+    return {"outcome": f"ran workflow {name!r}"}
+
+
+def _finish_alone(snapshot: Any, row: Any, status: str, error: str | None,
+                  started: float) -> Outcome:
+    runs = snapshot.tables.workflow_runs
+    with snapshot.db.write() as conn:
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
+            status=status, error=error, finished_at=utc_naive(snapshot.clock.now()),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3)))
+    return Outcome(row.id, status, error)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A run's error as an admin reads it (a record error's English message)."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, dict):
+        text = message.get("en") or str(exc)
+    else:
+        text = str(exc) or type(exc).__name__
+    errors = getattr(exc, "errors", None)
+    if errors:
+        details = []
+        for error in errors[:5]:
+            msg = getattr(error, "message", error)
+            msg = msg.get("en") if isinstance(msg, dict) else str(msg)
+            field = getattr(error, "field", None)
+            details.append(f"{field}: {msg}" if field else msg)
+        text = f"{text} ({'; '.join(details)})"
+    return f"{type(exc).__name__}: {text}"[:4000]
+
+
+def _failed(snapshot: Any, row: Any, workflow: Workflow, exc: BaseException,
+            started: float) -> Outcome:
+    runs = snapshot.tables.workflow_runs
+    now = snapshot.clock.now()
+    with snapshot.db.write() as conn:
+        attempts = conn.execute(sa.select(runs.c.attempts).where(runs.c.id == row.id)).scalar()
+        retry_at = None
+        if attempts is not None and attempts < workflow.max_attempts:
+            delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+            retry_at = utc_naive(now + dt.timedelta(seconds=delay))
+        error = describe_error(exc)
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
+            status=FAILED, error=error, actions=[], next_attempt_at=retry_at,
+            finished_at=utc_naive(now),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3)))
+    return Outcome(row.id, FAILED, error)
+
+
+def manual_key() -> str:
+    return f"manual:{uuid.uuid4().hex}"
