@@ -35,6 +35,45 @@ def _app(obj):  # noqa: ANN001, ANN202
                        "LOOM_TIMEZONE": obj.config.clock.zone_name})
 
 
+def _start_automation(obj) -> None:  # noqa: ANN001
+    """Start a ``loom worker`` process for this command (and, when ``LOOM_REDIS_URL`` is
+    unset, the embedded Redis it shares); both end when this command ends."""
+    import atexit
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    url = os.environ.get("LOOM_REDIS_URL")
+    server = None
+    if not url:
+        from engine.automation.embedded import EmbeddedRedisUnavailable, start_embedded_redis
+
+        try:
+            server = start_embedded_redis(Path(tempfile.mkdtemp(prefix="loom-redis-")))
+        except EmbeddedRedisUnavailable as exc:
+            click.secho(f"workflows will not run: {exc}", fg="yellow")
+            return
+        url = server.url
+    env = dict(os.environ, LOOM_REDIS_URL=url, LOOM_DATABASE_URL=obj.config.database_url,
+               LOOM_METADATA_DIRS=os.pathsep.join(str(d) for d in obj.config.metadata_dirs),
+               LOOM_TIMEZONE=obj.config.clock.zone_name)
+    process = subprocess.Popen([sys.executable, "-m", "web.cli", "worker",
+                                "--scheduler-interval", "10"], env=env)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if server is not None:
+            server.stop()
+
+    atexit.register(stop)
+    where = "an embedded Redis" if server is not None else url.split("@")[-1]
+    click.echo(f"workflows: a worker process (pid {process.pid}) on {where}")
+
+
 def _run(app, host: str, port: int) -> None:  # noqa: ANN001
     import errno
     import socket
@@ -59,10 +98,15 @@ def _run(app, host: str, port: int) -> None:  # noqa: ANN001
 @main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+@click.option("--no-worker", is_flag=True, help="Do not start a workflow worker with the server.")
 @click.pass_obj
-def serve(obj, host: str, port: int) -> None:  # noqa: ANN001
-    """Serve Loom with the development server (production: gunicorn, see docs/operations.md)."""
-    _run(_app(obj), host, port)
+def serve(obj, host: str, port: int, no_worker: bool) -> None:  # noqa: ANN001
+    """Serve Loom with the development server and a workflow worker (production: gunicorn
+    and `loom worker` processes, see docs/operations.md)."""
+    app = _app(obj)
+    if not no_worker:
+        _start_automation(obj)
+    _run(app, host, port)
 
 
 @main.command("demo")
@@ -72,8 +116,10 @@ def serve(obj, host: str, port: int) -> None:  # noqa: ANN001
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Set everything up, print the logins, do not serve.")
+@click.option("--no-worker", is_flag=True, help="Do not start a workflow worker with the server.")
 @click.pass_context
-def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no_serve: bool) -> None:
+def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no_serve: bool,
+         no_worker: bool) -> None:
     """Check, migrate and seed the demo CRM, create its users, and serve it."""
     from engine.demo.users import DEMO_PASSWORD, create_demo_users, demo_logins
     from engine.storage.tables import build_tables
@@ -89,7 +135,10 @@ def demo(ctx: click.Context, scale: float, fresh: bool, host: str, port: int, no
     if no_serve:
         return
     click.echo("")
-    _run(_app(obj), host, port)
+    app = _app(obj)
+    if not no_worker:
+        _start_automation(obj)
+    _run(app, host, port)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field as dc_field
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -83,7 +85,7 @@ class RunContext:
         core = self.snapshot.service
         context = events.WriteContext(self.actor, events.Cause.workflow(
             self.run_id, self.workflow.name), self.depth, self.quiet)
-        at = self.now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        at = self.now.astimezone(dt.UTC).replace(tzinfo=None)
         self.unit.connection().execute(sa.insert(core.tables.outbox), events.outbox_row(
             context, at, event, self.entity, core.model.version, payload,
             record_id=self.record_id))
@@ -259,11 +261,13 @@ class RelatedArgs:
     via: str
     values: Mapping[str, Value]
     filter: Any
+    mode: str = "children"  # or "parent": the record this one points at
 
 
 class UpdateRelated(Action):
     name = "update_related"
-    summary = "update the records of another entity that point at this one"
+    summary = ("update related records: those of another entity that point here (`via` is "
+               "their relation), or the one this record points at (`via` is this record's)")
 
     def check(self, check: Any, args: Any) -> Any:
         if not _only(check, args, {"entity", "via", "set", "filter"}, {"entity", "via", "set"}):
@@ -271,17 +275,36 @@ class UpdateRelated(Action):
         target = check.target(args["entity"], "entity")
         if target is None:
             return None
-        via = check.field(target, args["via"], "via")
-        if via is not None and (via == "owner" or via.target != check.entity.name):
-            check.error(f"field {args['via']!r} of {target.name!r} does not point at "
-                        f"{check.entity.name!r}", "via")
+        via = args["via"]
+        here = check.entity
+        if target.has_field(via) and target.field(via).target == here.name:
+            check.field(target, via, "via")
+            mode = "children"
+        elif here.has_field(via) and here.field(via).target == target.name:
+            check.field(here, via, "via")
+            mode = "parent"
+            if "filter" in args:
+                check.error("a filter picks among the records that point here; this 'via' "
+                            "names the one record this record points at", "filter")
+        else:
+            check.error(f"neither {target.name}.{via} points at {here.name!r} nor "
+                        f"{here.name}.{via} at {target.name!r}", "via")
+            return None
         if "filter" in args:
             from engine.automation.spec import _check_filter
             _check_filter(check.at("filter"), check.model, target.name, args["filter"])
-        return RelatedArgs(target.name, args["via"], check_values(check, target, args["set"], "set"),
-                           args.get("filter"))
+        return RelatedArgs(target.name, via, check_values(check, target, args["set"], "set"),
+                           args.get("filter"), mode)
 
     def run(self, ctx: RunContext, args: RelatedArgs) -> dict[str, Any]:
+        values = resolve_values(ctx, args.values)
+        if args.mode == "parent":
+            parent = ctx.record.get(args.via)
+            if parent is None:
+                return {"outcome": f"no {args.entity} to update ({args.via} is empty)"}
+            ctx.unit.update(args.entity, parent, values, version=None)
+            return {"outcome": f"updated {args.entity} {parent}",
+                    "record": {"entity": args.entity, "id": parent}}
         service = ctx.snapshot.service
         table = service.tables.entity(args.entity)
         where = table.c[args.via] == ctx.record_id
@@ -293,7 +316,6 @@ class UpdateRelated(Action):
         ids = ctx.unit.connection().execute(
             sa.select(table.c.id).where(where).order_by(table.c.id).limit(RELATED_LIMIT)
         ).scalars().all()
-        values = resolve_values(ctx, args.values)
         for record_id in ids:
             ctx.unit.update(args.entity, record_id, values, version=None)
         return {"outcome": f"updated {len(ids)} {args.entity}"}
@@ -504,7 +526,7 @@ class Notify(Action):
         title = render(ctx, args.title)
         body = render(ctx, args.body) if args.body else None
         from engine.automation import notifications
-        at = ctx.now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        at = ctx.now.astimezone(dt.UTC).replace(tzinfo=None)
         sent = notifications.notify(ctx.unit.connection(), ctx.snapshot.tables, user_ids,
                                     kind=args.kind, title=title, body=body, entity=ctx.entity,
                                     record_id=ctx.record_id, run_id=ctx.run_id, at=at)

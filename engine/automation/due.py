@@ -29,13 +29,21 @@ row). The period is what makes a new firing due:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
 from engine.automation.relay import Enqueue, Job
-from engine.automation.runner import (FAILED, QUEUED, RUNNING, STALE_AFTER, insert_run,
-                                      utc_naive, workflows_of)
+from engine.automation.runner import (
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STALE_AFTER,
+    insert_run,
+    utc_naive,
+    workflows_of,
+)
 from engine.automation.spec import Workflow
 from engine.filters import FilterCompiler
 
@@ -188,7 +196,7 @@ def _cron(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
     tick = croniter(workflow.trigger.cron, local).get_prev(dt.datetime)
     if local - tick > CRON_CATCH_UP:
         return []
-    period = tick.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    period = tick.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
     rows = conn.execute(sa.select(table.c.id).where(*where).order_by(table.c.id)
                         .limit(limit)).scalars().all()
     return [(record_id, f"cron:{period}") for record_id in rows]

@@ -6,7 +6,8 @@ processes on several machines share one). Only this package imports rq and redis
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.automation.relay import Job
 

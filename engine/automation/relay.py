@@ -24,12 +24,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from engine.automation.actions import MAIL_EVENT, WEBHOOK_EVENT
-from engine.automation.runner import MAX_DEPTH, QUEUED, STOPPED, insert_run, utc_naive, workflows_of
+from engine.automation.runner import (
+    MAX_DEPTH,
+    QUEUED,
+    STOPPED,
+    insert_run,
+    utc_naive,
+    workflows_of,
+)
 from engine.automation.spec import Workflow
 
 #: Outbox rows one relay call takes.

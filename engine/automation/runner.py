@@ -65,7 +65,7 @@ def workflows_of(model: Any) -> dict[str, Workflow]:
 
 
 def utc_naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ def insert_run(conn: sa.Connection, tables: Any, *, workflow: str, key: str, ent
                status: str = QUEUED, error: str | None = None) -> int | None:
     """Insert a run row unless (workflow, key) has one; its id, or None when it had."""
     runs = tables.workflow_runs
-    values = dict(workflow=workflow, key=key, entity=entity, record_id=record_id, trigger=trigger,
-                  event_id=event_id, payload=payload, status=status, actions=[], error=error,
-                  attempts=0, depth=depth, actor_id=actor_id, created_at=at,
-                  finished_at=at if status in FINAL else None)
+    values = {"workflow": workflow, "key": key, "entity": entity, "record_id": record_id, "trigger": trigger,
+                  "event_id": event_id, "payload": payload, "status": status, "actions": [], "error": error,
+                  "attempts": 0, "depth": depth, "actor_id": actor_id, "created_at": at,
+                  "finished_at": at if status in FINAL else None}
     dialect = conn.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -127,7 +127,7 @@ def execute(snapshot: Any, run_id: int) -> Outcome:
         return Outcome(run_id, "duplicate")
     except (RecordError, ActionFailed, LookupError, ValueError, sa.exc.SQLAlchemyError) as exc:
         return _failed(snapshot, row, workflow, exc, started)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the run, then retried
+    except Exception as exc:
         log.exception("workflow run %s failed", run_id)
         return _failed(snapshot, row, workflow, exc, started)
     return Outcome(run_id, status, None, tuple(outcomes))
@@ -150,7 +150,9 @@ def _actor(snapshot: Any, workflow: Workflow, row: Any, record: dict[str, Any] |
             raise ActionFailed(f"the workflow acts as user {username!r}, who does not exist or "
                                "is inactive")
         return runtime_actor(user_id)
-    if workflow.trigger.type == MANUAL and row.actor_id is not None and workflow.actor == "caller":
+    if workflow.actor == "caller":
+        if row.actor_id is None:
+            raise ActionFailed("the workflow acts as the user who started it, and none did")
         return runtime_actor(row.actor_id)
     return Actor.system()
 

