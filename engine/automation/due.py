@@ -46,6 +46,7 @@ from engine.automation.runner import (
 )
 from engine.automation.spec import Workflow
 from engine.filters import FilterCompiler
+from engine.model import thaw
 
 #: How long a missed ``after`` date firing is still made up for.
 CATCH_UP = dt.timedelta(days=1)
@@ -102,7 +103,7 @@ def due_firings(snapshot: Any, conn: sa.Connection, workflow: Workflow, now: dt.
     where: list[Any] = []
     if trigger.filter:
         clause = FilterCompiler(service.model, service.tables, clock=service.clock).where(
-            workflow.entity, trigger.filter)
+            workflow.entity, thaw(trigger.filter))
         if clause is not None:
             where.append(clause)
     if trigger.type == "date":

@@ -50,7 +50,7 @@ class JobQueue:
             Queue.prepare_data(FUNCTIONS[kind], args=(ident,), job_id=f"loom-{kind}-{ident}",
                                result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
                                timeout=JOB_TIMEOUT)
-            for kind, ident in jobs])
+            for kind, ident in dict.fromkeys(jobs)])
 
     def __len__(self) -> int:
         return self.queue.count

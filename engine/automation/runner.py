@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from engine.automation.actions import ACTIONS, ActionFailed, RunContext
 from engine.automation.spec import MANUAL, Workflow
 from engine.clock import clock_for_evaluation
+from engine.model import thaw
 from engine.permissions import Actor
 from engine.records.errors import RecordError
 from engine.storage.events import Cause
@@ -249,7 +250,7 @@ def _applies(ctx: RunContext, workflow: Workflow, conn: sa.Connection, trigger: 
         service = ctx.snapshot.service
         table = service.tables.entity(workflow.entity)
         where = FilterCompiler(service.model, service.tables, clock=service.clock).where(
-            workflow.entity, spec)
+            workflow.entity, thaw(spec))
         if where is not None and conn.execute(sa.select(table.c.id).where(
                 table.c.id == ctx.record_id, where)).first() is None:
             ctx.outcomes.append({"outcome": "the record no longer matches the trigger's filter"})
