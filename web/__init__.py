@@ -110,6 +110,9 @@ def _jinja(app: Flask) -> None:
     from web.i18n import lang, text, time_zone
     from web.nav import navigation
 
+    from web.records.workflows import run_status
+
+    app.jinja_env.globals.update(run_status=run_status)
     app.jinja_env.globals.update(label=text, lang=lang, current_actor=current_actor,
                                  csrf_token=generate_csrf, languages=LANGUAGES,
                                  navigation=navigation, may_administer=may_administer,

@@ -30,4 +30,4 @@ def home():
     return redirect(target[0]["url"])
 
 
-from web.records import editing, export, lists, pages, search  # noqa: F401  (routes register on bp)
+from web.records import editing, export, lists, pages, search, workflows  # noqa: F401  (routes register on bp)

@@ -16,6 +16,7 @@ from typing import Any
 from flask import render_template
 from flask_babel import gettext as _
 
+from engine.automation.runs import list_runs, manual_workflows
 from engine.filters import kind_of
 from engine.model import Entity, Field
 from engine.permissions import Actor
@@ -37,6 +38,8 @@ from web.state import Snapshot
 RELATED_ROWS = 5
 #: Columns each related list shows (after the display field).
 RELATED_COLUMNS = 3
+#: Workflow runs the record page lists (newest first).
+RUNS_SHOWN = 10
 #: Standard columns shown in the record page's footer.
 SYSTEM_COLUMNS = ("owner", "created_by", "created_at", "updated_by", "updated_at", "version")
 
@@ -193,7 +196,9 @@ def detail(entity: str, id: int):
             rt.policy, actor, entity, action, record, within) is None
             for action in ("update", "delete"))
     return render_template(
-        "records/detail.html", entity=ent, record=record, sections=sections, values=values,
+        "records/detail.html", entity=ent, record=record,
+        workflows=manual_workflows(rt, actor, entity, record),
+        runs=list_runs(rt, entity=entity, record_id=id, limit=RUNS_SHOWN), sections=sections, values=values,
         system=system, title=(title.text if title else "") or f"#{id}",
         related=_related(rt, actor, ent, id), history=_history(rt, actor, ent, id),
         edit_url=endpoint_url("records.edit", entity=entity, id=id) if can_update else None,

@@ -1,0 +1,39 @@
+"""Manual workflows from the record page: the button's POST runs the workflow now."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, url_for
+from flask_babel import gettext as _
+
+from engine.automation.runs import WorkflowRefused, start_manual
+from web.auth import login_required
+from web.i18n import lang
+from web.records import bp
+from web.records.common import readable
+
+
+@bp.route("/<entity>/<int:id>/workflows/<name>", methods=["POST"], endpoint="run_workflow")
+@login_required
+def run_workflow(entity: str, id: int, name: str):  # noqa: ANN201
+    """Run manual workflow ``name`` on the record (the app-wide CSRF guard applies)."""
+    rt, _ent, actor = readable(entity)
+    try:
+        outcome = start_manual(rt, actor, name, entity, id)
+    except WorkflowRefused as exc:
+        flash(exc.message.get(lang()), "danger")
+    else:
+        if outcome.status == "succeeded":
+            flash(_("Done."), "success")
+        elif outcome.status == "skipped":
+            flash(_("Nothing to do: the workflow's condition does not hold."), "warning")
+        else:
+            flash(_("The workflow failed and changed nothing: %(error)s",
+                    error=outcome.error or ""), "danger")
+    return redirect(url_for("records.detail", entity=entity, id=id))
+
+
+def run_status(status: str) -> str:
+    """A run's status as the user reads it."""
+    return {"queued": _("queued"), "running": _("running"), "succeeded": _("succeeded"),
+            "skipped": _("skipped"), "failed": _("failed"), "stopped": _("stopped")}.get(
+        status, status)
