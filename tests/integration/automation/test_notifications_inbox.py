@@ -10,8 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from engine.accounts import create_user, deactivate_user
-from engine.automation.notifications import (MAX_IDS, MAX_LIMIT, NotificationError, mark_read,
-                                             notify, prune, recent, unread_count)
+from engine.automation.notifications import (
+    MAX_IDS,
+    MAX_LIMIT,
+    NotificationError,
+    mark_read,
+    notify,
+    prune,
+    recent,
+    unread_count,
+)
 from engine.clock import UTC
 from engine.storage.migrate import apply_plan
 from engine.storage.tables import build_tables
@@ -67,10 +75,9 @@ def test_one_row_per_distinct_active_user_and_inactive_or_unknown_users_are_skip
 
 
 def test_notify_writes_in_the_callers_transaction(database, tables, users):
-    with pytest.raises(RuntimeError):
-        with database.write() as conn:
-            notify(conn, tables, [users["ann"]], kind="reminder", title=TITLE, at=AT)
-            raise RuntimeError("the run failed after notifying")
+    with pytest.raises(RuntimeError), database.write() as conn:
+        notify(conn, tables, [users["ann"]], kind="reminder", title=TITLE, at=AT)
+        raise RuntimeError("the run failed after notifying")
     assert _rows(database, tables) == []
 
 
