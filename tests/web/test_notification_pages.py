@@ -84,7 +84,7 @@ def test_the_page_lists_newest_first_in_the_users_language_and_time_zone(app, lo
     page = client.get("/notifications").get_data(as_text=True)
     assert '<html lang="zh-CN">' in page
     titles = re.findall(r'data-notification="\d+".*?<div class="fw-semibold">(.*?)</div>', page,
-                        re.S)
+                        re.DOTALL)
     assert "Later one" in titles[0]  # no Chinese title: English
     assert "商机 &lt;b&gt;Acme&lt;/b&gt; 赢单" in titles[1] and "<b>Acme" not in page
     assert "金额 500,000" in page
