@@ -150,16 +150,20 @@ def send(settings: MailSettings, to_address: str, subject: str, text: str,
 def send_notification_mail(settings: MailSettings, user_row: Mapping[str, Any],
                            title: Mapping[str, str] | str, body: Mapping[str, str] | str | None,
                            link: str | None) -> bool:
-    """Mail a notification to a user (a ``loom_users`` row: email, lang, display_name,
-    username) in the user's language; False when the user has no e-mail address.
-    ``title`` and ``body`` are bilingual like the notification's; ``link`` (an http(s)
-    URL, else left out) points at the record or the notifications page."""
-    address = (user_row.get("email") or "").strip()
+    """Mail a notification to a user (a ``loom_users`` row or mapping: email, lang,
+    display_name, username) in the user's language; False when the user has no e-mail
+    address. ``title`` and ``body`` are bilingual like the notification's; ``link`` points
+    at the record or the notifications page: an http(s) URL, or a path (``/r/deal/7``)
+    joined to ``LOOM_BASE_URL`` (left out when that is unset)."""
+    user = getattr(user_row, "_mapping", user_row)  # a SQLAlchemy Row, or a mapping
+    address = (user.get("email") or "").strip()
     if not address:
         return False
-    lang = user_row.get("lang") if user_row.get("lang") in TEMPLATES else FALLBACK_LANG
+    if link and link.startswith("/") and not link.startswith("//"):
+        link = f"{settings.base_url}{link}" if settings.base_url else None
+    lang = user.get("lang") if user.get("lang") in TEMPLATES else FALLBACK_LANG
     subject, text, html_part = render_notification(
-        lang, name=user_row.get("display_name") or user_row.get("username") or "",
+        lang, name=user.get("display_name") or user.get("username") or "",
         title=localized(title, lang), body=localized(body, lang), link=link)
     send(settings, address, subject, text, html=html_part)
     return True

@@ -14,7 +14,7 @@ leaves no notification behind. Nothing here knows about Flask or e-mail
 >>> notify(conn, tables, [7, 8], kind="reminder", at=clock.naive_now(),  # doctest: +SKIP
 ...        title={"en": "Visit in 30 minutes", "zh-CN": "30 分钟后拜访"},
 ...        entity="visit", record_id=42)
-[7, 8]
+2
 """
 
 from __future__ import annotations
@@ -128,10 +128,11 @@ def active_users(conn: sa.Connection, tables: ModelTables,
 def notify(conn: sa.Connection, tables: ModelTables, user_ids: Iterable[int], *, kind: str,
            title: Mapping[str, str] | str, body: Mapping[str, str] | str | None = None,
            entity: str | None = None, record_id: int | None = None, run_id: int | None = None,
-           at: dt.datetime) -> list[int]:
+           at: dt.datetime) -> int:
     """Write one notification for each distinct active user of ``user_ids`` (inactive and
-    unknown users are skipped) in the caller's transaction; return the ids of the users
-    notified. ``at`` is the writer's clock reading (aware, or naive UTC)."""
+    unknown users are skipped) in the caller's transaction; return how many were written
+    (:func:`active_users` tells who). ``at`` is the writer's clock reading (aware, or naive
+    UTC)."""
     if not isinstance(kind, str) or not KIND.fullmatch(kind):
         raise NotificationError(f"the kind {kind!r} must be lower-case letters, digits and _ "
                                 "(at most 32)")
@@ -148,7 +149,7 @@ def notify(conn: sa.Connection, tables: ModelTables, user_ids: Iterable[int], *,
             {"user_id": uid, "created_at": created, "kind": kind, "title": stored_title,
              "body": stored_body, "entity": entity, "record_id": record_id, "run_id": run_id,
              "read_at": None} for uid in recipients])
-    return recipients
+    return len(recipients)
 
 
 def unread_count(conn: sa.Connection, tables: ModelTables, user_id: int) -> int:

@@ -139,3 +139,27 @@ def test_a_server_that_never_answers_is_a_timeout_not_a_stuck_worker():
         port = silent.getsockname()[1]
         with pytest.raises(MailError, match="no answer within 0.5 s"):
             send(_settings(port, LOOM_SMTP_TIMEOUT="0.5"), "ann@example.com", "s", "t")
+
+
+def test_a_database_row_and_a_path_joined_to_the_base_url_are_accepted(smtp, sqlite_database):
+    import sqlalchemy as sa
+
+    from engine.accounts import create_user
+    from engine.storage.migrate import apply_plan
+    from engine.storage.tables import build_tables
+    from tests.conftest import compile_specs
+
+    model = compile_specs({"entity": "deal", "label": "Deal",
+                           "fields": [{"name": "title", "type": "string"}]})
+    apply_plan(sqlite_database, model, actor="test")
+    tables = build_tables(model)
+    create_user(sqlite_database, tables, "ann", email="ann@example.com", lang="zh-CN")
+    with sqlite_database.read() as conn:
+        row = conn.execute(sa.select(tables.users)).one()
+    with_base = _settings(smtp.port, LOOM_BASE_URL="https://crm.example.com")
+    assert send_notification_mail(with_base, row, {"en": "Won", "zh-CN": "赢单"}, None, "/r/deal/7")
+    assert send_notification_mail(_settings(smtp.port), row, "Won", None, "/r/deal/7")
+    linked, unlinked = smtp.message(0), smtp.message(1)
+    assert linked["To"] == "ann@example.com" and linked["Subject"] == "[Loom] 赢单"
+    assert "在 Loom 中查看：https://crm.example.com/r/deal/7" in linked.get_body(("plain",)).get_content()
+    assert "/r/deal/7" not in unlinked.get_body(("plain",)).get_content()
