@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.config["LOOM_INSTANCE_DIR"])
 
-    from web import auth, errors, extensions, i18n
+    from web import auth, errors, extensions, i18n, notifications
     from engine.runtime import Runtime
     from web.state import EXTENSION_KEY
 
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(records_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
+    notifications.init_app(app)
 
     @app.before_request
     def _refresh_model() -> None:

@@ -1,11 +1,12 @@
 """The OpenAPI 3.1 document of ``/api/v1``, generated from the compiled model, and its docs page.
 
 ``GET /api/v1/openapi.json`` describes every entity's operations (list, query, create,
-get, patch, delete, bulk, aggregate) with schemas from :mod:`.openapi_schemas`, plus
-the metadata routes the app has (taken from its URL map, bodies as generic objects).
-It needs authentication like the rest of the API (it reveals the model); a logged-in
-browser session is enough, so ``GET /api/v1/docs`` (Swagger UI from the vendored
-static files, login required) works in the browser. The document is built once per
+get, patch, delete, bulk, aggregate) with schemas from :mod:`.openapi_schemas`, the
+caller's notifications (:mod:`.notifications`), plus the metadata routes the app has
+(taken from its URL map, bodies as generic objects). It needs authentication like the
+rest of the API (it reveals the model); a logged-in browser session is enough, so
+``GET /api/v1/docs`` (Swagger UI from the vendored static files, login required) works
+in the browser. The document is built once per
 model version and app, and carries the model version as its ETag.
 
 Choices: OpenAPI 3.1 (JSON Schema 2020-12, which the field types' schemas already
@@ -22,6 +23,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
+from engine.automation.notifications import MAX_ID, MAX_LIMIT
 from engine.model import CompiledModel
 from web.api import public
 from web.api.openapi_schemas import component_name, entity_schemas, ref, shared_schemas
@@ -186,6 +188,61 @@ def meta_paths(app: Flask) -> dict[str, Any]:
     return paths
 
 
+_TEXTS = {"type": "object", "description": "A text per language: {\"en\": ..., \"zh-CN\": ...}",
+          "additionalProperties": {"type": "string"}}
+#: Schemas of the notification operations.
+NOTIFICATION_SCHEMAS: dict[str, Any] = {
+    "Notification": {"type": "object", "required": ["id", "kind", "title", "created_at", "read"],
+                     "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string"}, "title": _TEXTS,
+        "body": {"anyOf": [_TEXTS, {"type": "null"}]},
+        "entity": {"type": ["string", "null"]}, "record_id": {"type": ["integer", "null"]},
+        "run_id": {"type": ["integer", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "read_at": {"type": ["string", "null"], "format": "date-time"},
+        "read": {"type": "boolean"}}},
+    "NotificationPage": {"type": "object", "required": ["data", "unread_count", "next_before_id"],
+                         "properties": {
+        "data": {"type": "array", "items": ref("Notification")},
+        "unread_count": {"type": "integer", "minimum": 0},
+        "next_before_id": {"type": ["integer", "null"]},
+        "links": ref("PageLinks")}},
+    "MarkRead": {"type": "object", "additionalProperties": False,
+                 "description": "Either ids (the caller's notifications to mark) or all: true",
+                 "properties": {"ids": {"type": "array", "maxItems": 500,
+                                        "items": {"type": "integer", "minimum": 1}},
+                                "all": {"type": "boolean", "const": True}}},
+    "MarkedRead": {"type": "object", "required": ["marked", "unread_count"], "properties": {
+        "marked": {"type": "integer", "minimum": 0},
+        "unread_count": {"type": "integer", "minimum": 0}}},
+}
+
+
+def notification_paths() -> dict[str, Any]:
+    """The caller's own notifications: list them, mark them read."""
+    tag = ["notifications"]
+    return {
+        "/notifications": {
+            "get": {"operationId": "list_notifications", "tags": tag,
+                    "summary": "The caller's notifications, newest first",
+                    "parameters": [
+                        _query("unread", {"type": "boolean"}, "Only unread notifications"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                               "Notifications per page (default 20)"),
+                        _query("before_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                               "Only older ones than this id (next_before_id of the last page)")],
+                    "responses": {"200": _json(ref("NotificationPage"), "A page of notifications"),
+                                  **_problems()}}},
+        "/notifications/read": {
+            "post": {"operationId": "mark_notifications_read", "tags": tag,
+                     "summary": "Mark some or all of the caller's notifications read (others' "
+                                "ids change nothing)",
+                     "requestBody": _body(ref("MarkRead")),
+                     "responses": {"200": _json(ref("MarkedRead"), "How many were marked"),
+                                   **_problems()}}},
+    }
+
+
 def build_document(model: CompiledModel, extra_paths: dict[str, Any] | None = None,
                    lang: str = DOC_LANG) -> dict[str, Any]:
     """The OpenAPI document for ``model`` (``extra_paths`` adds the metadata routes)."""
@@ -194,6 +251,8 @@ def build_document(model: CompiledModel, extra_paths: dict[str, Any] | None = No
     for name, entity in sorted(model.entities.items()):
         schemas.update(entity_schemas(entity, lang))
         paths.update(entity_paths(name, entity.label.get(lang)))
+    schemas.update(NOTIFICATION_SCHEMAS)
+    paths.update(notification_paths())
     paths.update(extra_paths or {})
     return {
         "openapi": OPENAPI_VERSION,
@@ -203,7 +262,9 @@ def build_document(model: CompiledModel, extra_paths: dict[str, Any] | None = No
         "servers": [{"url": API_ROOT}],
         "security": [{"bearerAuth": []}, {"session": []}],
         "tags": [{"name": n, "description": e.label.get(lang)}
-                 for n, e in sorted(model.entities.items())] + [{"name": "meta"}],
+                 for n, e in sorted(model.entities.items())]
+                + [{"name": "meta"}, {"name": "notifications",
+                                      "description": "The caller's in-app notifications"}],
         "paths": paths,
         "components": {
             "schemas": schemas,
