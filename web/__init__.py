@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     _jinja(app)
 
+    from web import pool
     from web.admin import bp as admin_bp
     from web.api import bp as api_bp
     from web.records import bp as records_bp
@@ -72,7 +73,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(records_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
+<<<<<<< HEAD
     notifications.init_app(app)
+=======
+    pool.init_app(app)
+>>>>>>> pool
 
     @app.before_request
     def _refresh_model() -> None:

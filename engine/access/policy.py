@@ -14,6 +14,9 @@
   an unknown result, a null field the condition needs, does not hold);
 - ``read_through``: the relations whose targets' display names the actor may read
   through a record of the entity;
+- ``claimable``: the pool part of ``scope`` alone: the owner-less rows in a pool open
+  to one of the actor's roles, the only rows a pool claim may take (see
+  :class:`engine.records.rights.PoolWrite`);
 - ``field_access``: the most open access among the roles that grant the entity
   (unlisted fields are ``write`` for a role that may create or update, ``read`` for
   a read-only role), so a read-only role never widens what another role may write.
@@ -153,6 +156,17 @@ class RolePolicy:
         if pooled and acting:
             return " without an owner (records in a public pool are read only for you)"
         return ""
+
+    def claimable(self, actor: Actor, entity: str,
+                  table: sa.Table) -> sa.ColumnElement[bool] | None:
+        """Owner-less rows of ``table`` in a pool open to the actor through a role's
+        ``pool`` grant (``None``: unrestricted, for admins and the system)."""
+        grants = self.grants(actor, entity)
+        if grants is None:
+            return None
+        pools = [self._pooled(actor, g.pool, table) for g in grants
+                 if g.pool is not None and "read" in g.actions]
+        return sa.or_(*pools) if pools else sa.false()
 
     def condition_names(self, actor: Actor, entity: str, action: str) -> frozenset[str]:
         """The fields :meth:`refusal` reads for ``action`` (``owner`` and its conditions')."""

@@ -1,7 +1,7 @@
 """What the record service asks the permission policy about single records.
 
 Beyond :class:`~engine.permissions.PermissionPolicy`'s three questions, a policy may
-answer five more (:class:`~engine.access.RolePolicy` does; a policy without them has
+answer six more (:class:`~engine.access.RolePolicy` does; a policy without them has
 nothing to add):
 
 - ``write_scope(actor, entity, table)``: the rows the actor may change (the read
@@ -12,19 +12,60 @@ nothing to add):
 - ``rows(actor, table, scope)``: the SQL condition of one scope (``own``, ``team``...);
 - ``condition_names(actor, entity, action)``: the fields ``refusal`` reads;
 - ``read_through(actor, entity)``: relations whose targets' display names the actor
-  may read through a record of ``entity`` it may read.
+  may read through a record of ``entity`` it may read;
+- ``claimable(actor, entity, table)``: the owner-less rows in a public pool open to one
+  of the actor's roles (the rows a :class:`PoolWrite` claim may take).
+
+A :class:`PoolWrite` is the one narrow allowance the record service knows: the pool
+use cases (:mod:`engine.automation.pool`) pass it with an update after their own checks
+(pool open and active, cap, cooldown), so a salesperson takes an owner-less customer
+(or gives up their own) as themselves, with their own audit row, although their role's
+scope does not cover the record before (or after) the change. See :func:`check_pool_write`.
 
 Pure apart from the SQL expressions the policy builds: no queries, no Flask.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
 from engine.permissions import Actor, PermissionPolicy
 from engine.records.errors import PermissionDenied
+
+#: The two pool writes: take an owner-less record, give up one's own to a pool.
+CLAIM, RELEASE = "claim", "release"
+
+
+@dataclass(frozen=True)
+class PoolWrite:
+    """An update that claims a record from a public pool or releases one to it.
+
+    ``fields``: the only fields the update may change (the pool's bookkeeping: owner,
+    claimed_at, previous_owner, returned_at, ...). With it, :meth:`Unit.update` checks
+    :func:`check_pool_write` instead of the role's update scope:
+
+    - ``claim``: the stored record has no owner and is in a pool open to one of the
+      actor's roles (the policy's ``claimable`` rows); the update sets the owner to
+      the actor, who must then hold it in their write scope like any record of theirs;
+    - ``release``: the actor may update the stored record (the role's ordinary check);
+      the update clears the owner, so the record leaves the actor's write scope, and
+      the usual "outside your own scope" check after the write is skipped.
+
+    Read-only fields among ``fields`` may be written (hidden ones may not). Nothing
+    else changes: the actor needs ``update`` on the entity, and validation, rules,
+    optimistic locking, audit and outbox run as for any update.
+    """
+
+    kind: str
+    fields: frozenset[str]
+
+    def __post_init__(self) -> None:
+        if self.kind not in (CLAIM, RELEASE):
+            raise ValueError(f"unknown pool write {self.kind!r}; known: {CLAIM}, {RELEASE}")
+        object.__setattr__(self, "fields", frozenset(self.fields))
 
 
 def write_scope(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.Table) -> Any:
@@ -76,3 +117,43 @@ def read_through(policy: PermissionPolicy, actor: Actor, entity: str) -> frozens
     """Relations of ``entity`` whose targets' names ``actor`` may read through it."""
     method = getattr(policy, "read_through", None)
     return method(actor, entity) if method is not None else frozenset()
+
+
+def claimable(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.Table) -> Any:
+    """Rows of ``table`` a :class:`PoolWrite` claim may take (``None``: any row)."""
+    method = getattr(policy, "claimable", None)
+    return method(actor, entity, table) if method is not None else None
+
+
+def check_pool_write(policy: PermissionPolicy, conn: sa.Connection, actor: Actor, table: sa.Table,
+                     entity: str, write: PoolWrite, record: Mapping[str, Any],
+                     within: Callable[[str], bool] | None = None) -> None:
+    """Raise :class:`PermissionDenied` unless ``write`` may start from the stored ``record``."""
+    if write.kind == RELEASE:
+        check(policy, actor, entity, "update", record, within)
+        if record.get("owner") is None:
+            raise PermissionDenied(entity, "update", " without an owner (nothing to release)")
+        return
+    if record.get("owner") is not None or actor.user_id is None:
+        raise PermissionDenied(entity, "update", " that already has an owner")
+    where = claimable(policy, actor, entity, table)
+    if where is None:
+        return
+    query = sa.select(table.c.id).where(table.c.id == record["id"], where)
+    if conn.execute(query).first() is None:
+        raise PermissionDenied(entity, "update", " outside the public pools open to your role")
+
+
+def check_pool_result(entity: str, actor: Actor, write: PoolWrite, record: Mapping[str, Any],
+                      changed: set[str]) -> None:
+    """The update of a :class:`PoolWrite` asks for its fields only (``changed``: the
+    names given), and leaves the owner as its kind says."""
+    outside = sorted(changed - write.fields)
+    if outside:
+        raise PermissionDenied(entity, "update", " (a pool write may not change "
+                               + ", ".join(outside) + ")")
+    wanted = actor.user_id if write.kind == CLAIM else None
+    if record.get("owner") != wanted:
+        raise PermissionDenied(entity, "update", " (a pool write must "
+                               + ("make you the owner)" if write.kind == CLAIM
+                                  else "clear the owner)"))

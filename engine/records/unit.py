@@ -37,6 +37,7 @@ from engine.records import (audit, autonumber, bulk, cascade, fastinsert, outbox
 from engine.records.core import RecordCore, integrity_failed
 from engine.records.errors import (FieldError, RecordError, RecordNotFound, ValidationFailed,
                                    VersionConflict, text)
+from engine.permissions import HIDDEN
 from engine.records.plan import EntityPlan
 from engine.records.reads import get as read_one
 from engine.records.validation import record_id as record_id_of
@@ -150,10 +151,12 @@ class Unit:
         return self._run(self._create, entity, values)
 
     def update(self, entity: str, record_id: Any, values: dict[str, Any], *,
-               version: Any) -> dict[str, Any]:
+               version: Any, pool: rights.PoolWrite | None = None) -> dict[str, Any]:
         """Change fields of one record; ``version`` is the version you read (the system
-        actor may pass ``None``: last write wins)."""
-        return self._run(self._update, entity, record_id, values, version)
+        actor may pass ``None``: last write wins). ``pool``: a claim from or release to
+        a public pool, checked by the pool's rules instead of the role's update scope
+        (only the pool use cases pass it; see :class:`~engine.records.rights.PoolWrite`)."""
+        return self._run(self._update, entity, record_id, values, version, pool)
 
     def delete(self, entity: str, record_id: Any, *, version: Any = None) -> None:
         """Delete one record and handle the records pointing at it (see :mod:`.cascade`)."""
@@ -273,7 +276,7 @@ class Unit:
         return old
 
     def _update(self, entity: str, record_id: Any, values: dict[str, Any],
-                version: Any) -> dict[str, Any]:
+                version: Any, pool: rights.PoolWrite | None = None) -> dict[str, Any]:
         core, actor = self.core, self.actor
         plan = core._require(actor, entity, "update")
         record_id = record_id_of(entity, record_id)
@@ -287,10 +290,20 @@ class Unit:
         warnings: list[FieldError] = []
         conn = self.connection()
         old = self._current(conn, plan, record_id, version)
-        rights.check(core.policy, actor, entity, "update", old,
-                     rights.within(core.policy, conn, actor, plan.table, record_id))
-        record, changes = validate_update(plan, old, values, denied=denied, errors=errors,
+        within = rights.within(core.policy, conn, actor, plan.table, record_id)
+        if pool is None:
+            rights.check(core.policy, actor, entity, "update", old, within)
+            writable = denied
+        else:
+            rights.check_pool_write(core.policy, conn, actor, plan.table, entity, pool, old,
+                                    within)
+            # The pool's bookkeeping fields may be read only for the role, never hidden.
+            writable = {n: a for n, a in denied.items() if n not in pool.fields or a == HIDDEN}
+        record, changes = validate_update(plan, old, values, denied=writable, errors=errors,
                                           warnings=warnings)
+        if pool is not None and not errors:
+            # The fields asked for (formulas and followed defaults derive from them).
+            rights.check_pool_result(entity, actor, pool, record, set(values))
         core.check_integrity(conn, actor, plan, [record], errors, exclude_id=record_id,
                              names=set(changes))
         if not changes:
@@ -312,7 +325,9 @@ class Unit:
                 reading.write_links(conn, link, [{"source_id": record_id, "target_id": t}
                                                  for t in record.get(f.name) or ()],
                                     clear=[record_id])
-        core.check_scope(conn, actor, plan, [record_id], "update")
+        if pool is None or pool.kind == rights.CLAIM:
+            # A release hands the record to a pool, out of the actor's write scope.
+            core.check_scope(conn, actor, plan, [record_id], "update")
         self._emit(conn, at, [Event(plan.name, record_id, audit.UPDATE, outbox.UPDATED,
                                     audit.diff(plan, changes), record["version"])])
         return core._result(plan, record, denied, warnings)
