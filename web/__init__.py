@@ -73,11 +73,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(records_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
-<<<<<<< HEAD
     notifications.init_app(app)
-=======
     pool.init_app(app)
->>>>>>> pool
 
     @app.before_request
     def _refresh_model() -> None:
