@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -34,8 +35,7 @@ def test_a_claim_makes_the_claimant_the_owner_with_their_audit_row_and_an_event(
         events = conn.execute(sa.select(tables.outbox.c.event, tables.outbox.c.actor_id).where(
             tables.outbox.c.entity == "account")).all()
     assert audit.actor_id == sales1.user_id
-    changes = audit.changes if isinstance(audit.changes, dict) else __import__("json").loads(
-        audit.changes)
+    changes = audit.changes if isinstance(audit.changes, dict) else json.loads(audit.changes)
     assert set(changes) >= {"owner", "claimed_at"}
     assert ("record.updated", sales1.user_id) in [tuple(e) for e in events]
 

@@ -11,7 +11,7 @@ def test_claim_and_release_over_the_api(app, api):
     account_id = claimable_ids(app)[0]
     claimed = client.post(f"/api/v1/account/{account_id}/claim")
     assert claimed.status_code == 200, claimed.get_json()
-    rt, actor = sales1(app)
+    _, actor = sales1(app)
     assert claimed.get_json()["owner"] == actor.user_id
     assert claimed.headers["ETag"] == f'"{claimed.get_json()["version"]}"'
     released = client.post(f"/api/v1/account/{account_id}/release",
