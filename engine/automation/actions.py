@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from engine.clock import clock_for_evaluation
 from engine.model import Entity, Field, Text
 from engine.rules import UNKNOWN, Expression
 from engine.storage import events
@@ -291,8 +292,7 @@ class UpdateRelated(Action):
                         f"{here.name}.{via} at {target.name!r}", "via")
             return None
         if "filter" in args:
-            from engine.automation.spec import _check_filter
-            _check_filter(check.at("filter"), check.model, target.name, args["filter"])
+            check.filter(target.name, args["filter"], "filter")
         return RelatedArgs(target.name, via, check_values(check, target, args["set"], "set"),
                            args.get("filter"), mode)
 
@@ -676,8 +676,46 @@ class RunWorkflow(Action):
         return args["workflow"]
 
     def run(self, ctx: RunContext, args: str) -> dict[str, Any]:
-        from engine.automation.runner import run_nested
         return run_nested(ctx, args)
+
+
+#: Workflows one run may nest through ``run_workflow`` (and the causal depth limit).
+MAX_DEPTH = 5
+
+
+def run_actions(ctx: RunContext, workflow: Any) -> None:
+    """Run ``workflow``'s actions in order, recording each outcome on ``ctx``."""
+    with clock_for_evaluation(ctx.snapshot.clock):
+        for index, spec in enumerate(workflow.actions):
+            outcome = ACTIONS[spec.kind].run(ctx, spec.args)
+            ctx.outcomes.append({"action": spec.kind, "index": index,
+                                 **({"workflow": workflow.name}
+                                    if workflow.name != ctx.workflow.name else {}),
+                                 **outcome})
+
+
+def run_nested(ctx: RunContext, name: str) -> dict[str, Any]:
+    """The ``run_workflow`` action: another workflow of the entity, in this run's unit."""
+    try:
+        workflow = dict(ctx.snapshot.model.part("workflows")).get(name)
+    except KeyError:
+        workflow = None
+    if workflow is None:
+        raise ActionFailed(f"workflow {name!r} is not declared")
+    if workflow.entity != ctx.entity:
+        raise ActionFailed(f"workflow {name!r} is on {workflow.entity!r}, not {ctx.entity!r}")
+    if name in ctx.visited or len(ctx.visited) >= MAX_DEPTH:
+        raise ActionFailed(f"workflow {name!r} would run inside itself "
+                           f"({' -> '.join(ctx.visited + (name,))}); stopped")
+    child = RunContext(unit=ctx.unit, snapshot=ctx.snapshot, workflow=workflow, record=ctx.record,
+                       old=ctx.old, run_id=ctx.run_id, actor=ctx.actor, now=ctx.now,
+                       depth=ctx.depth, quiet=ctx.quiet, outcomes=ctx.outcomes,
+                       visited=ctx.visited + (name,))
+    if workflow.condition is not None and not workflow.condition.holds(child.bindings()):
+        return {"outcome": f"workflow {name!r}: condition does not hold"}
+    run_actions(child, workflow)
+    ctx.record = child.record
+    return {"outcome": f"ran workflow {name!r}"}
 
 
 for _action in (SetFields(), CreateRecord(), UpdateRelated(), AssignOwner(), Notify(), Webhook(),

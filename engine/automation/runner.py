@@ -32,8 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.automation.actions import ACTIONS, ActionFailed, RunContext
-from engine.automation.spec import MANUAL, Workflow
+from engine.automation.actions import MAX_DEPTH, ActionFailed, RunContext, run_actions
+from engine.automation.spec import MANUAL, Workflow, workflows_of
 from engine.clock import clock_for_evaluation
 from engine.model import thaw
 from engine.permissions import Actor
@@ -46,8 +46,6 @@ QUEUED, RUNNING, SUCCEEDED, SKIPPED, FAILED, STOPPED = (
     "queued", "running", "succeeded", "skipped", "failed", "stopped")
 #: Statuses a run never leaves (a redelivered job for such a run does nothing).
 FINAL = (SUCCEEDED, SKIPPED, STOPPED)
-#: Automated steps in a row before a run is stopped (loop protection).
-MAX_DEPTH = 5
 #: Seconds before the n-th retry of a failed run (the last value repeats).
 BACKOFF = (10, 60, 300, 900)
 #: A run ``running`` for longer than this lost its worker: it is enqueued again.
@@ -56,13 +54,6 @@ STALE_AFTER = dt.timedelta(minutes=10)
 
 class _Finished(Exception):
     """Another execution of the run finished it; this one writes nothing."""
-
-
-def workflows_of(model: Any) -> dict[str, Workflow]:
-    try:
-        return dict(model.part("workflows"))
-    except KeyError:
-        return {}
 
 
 def utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -222,7 +213,7 @@ def _run(snapshot: Any, workflow: Workflow, row: Any, now: dt.datetime,
             condition = _applies(ctx, workflow, conn, row.trigger)
             result = SUCCEEDED if condition else SKIPPED
             if condition:
-                _actions(ctx, workflow)
+                run_actions(ctx, workflow)
         conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
             status=result, condition=condition, actions=outcomes, error=None,
             finished_at=utc_naive(snapshot.clock.now()),
@@ -260,37 +251,6 @@ def _applies(ctx: RunContext, workflow: Workflow, conn: sa.Connection, trigger: 
     with clock_for_evaluation(ctx.snapshot.clock):
         held = workflow.condition.holds(ctx.bindings())
     return bool(held)
-
-
-def _actions(ctx: RunContext, workflow: Workflow) -> None:
-    with clock_for_evaluation(ctx.snapshot.clock):
-        for index, spec in enumerate(workflow.actions):
-            outcome = ACTIONS[spec.kind].run(ctx, spec.args)
-            ctx.outcomes.append({"action": spec.kind, "index": index,
-                                 **({"workflow": workflow.name}
-                                    if workflow.name != ctx.workflow.name else {}),
-                                 **outcome})
-
-
-def run_nested(ctx: RunContext, name: str) -> dict[str, Any]:
-    """The ``run_workflow`` action: another workflow of the entity, in this run's unit."""
-    workflow = workflows_of(ctx.snapshot.model).get(name)
-    if workflow is None:
-        raise ActionFailed(f"workflow {name!r} is not declared")
-    if workflow.entity != ctx.entity:
-        raise ActionFailed(f"workflow {name!r} is on {workflow.entity!r}, not {ctx.entity!r}")
-    if name in ctx.visited or len(ctx.visited) >= MAX_DEPTH:
-        raise ActionFailed(f"workflow {name!r} would run inside itself "
-                           f"({' -> '.join(ctx.visited + (name,))}); stopped")
-    child = RunContext(unit=ctx.unit, snapshot=ctx.snapshot, workflow=workflow, record=ctx.record,
-                       old=ctx.old, run_id=ctx.run_id, actor=ctx.actor, now=ctx.now,
-                       depth=ctx.depth, quiet=ctx.quiet, outcomes=ctx.outcomes,
-                       visited=ctx.visited + (name,))
-    if workflow.condition is not None and not workflow.condition.holds(child.bindings()):
-        return {"outcome": f"workflow {name!r}: condition does not hold"}
-    _actions(child, workflow)
-    ctx.record = child.record
-    return {"outcome": f"ran workflow {name!r}"}
 
 
 def _finish_alone(snapshot: Any, row: Any, status: str, error: str | None,

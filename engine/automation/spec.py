@@ -114,6 +114,14 @@ class Workflow:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
+def workflows_of(model: Any) -> dict[str, Workflow]:
+    """The compiled workflows of ``model`` by name (none when the kind compiled nothing)."""
+    try:
+        return dict(model.part("workflows"))
+    except KeyError:
+        return {}
+
+
 def variables_for(entity: Entity) -> dict[str, str]:
     """The CEL variables of a workflow on ``entity``: record.*, old.*, actor.id."""
     fields = dict(STANDARD_VARIABLES)
@@ -130,7 +138,7 @@ class Checker:
 
     def __init__(self, doc: SpecDocument, path: tuple[str | int, ...], model: CompiledModel,
                  entity: Entity, env: Environment, errors: list[MetadataError],
-                 step: CompileInput, workflow: str) -> None:
+                 step: CompileInput, workflow: str, broken: set[str] | None = None) -> None:
         self.doc = doc
         self.path = path
         self.model = model
@@ -139,6 +147,7 @@ class Checker:
         self.errors = errors
         self.step = step
         self.workflow = workflow
+        self.broken = broken or set()
         self._envs: dict[str, Environment] = {entity.name: env}
 
     def error(self, message: str, *sub: str | int, code: str = "invalid") -> None:
@@ -146,7 +155,7 @@ class Checker:
 
     def at(self, *sub: str | int) -> Checker:
         child = Checker(self.doc, self.path + tuple(sub), self.model, self.entity, self.env,
-                        self.errors, self.step, self.workflow)
+                        self.errors, self.step, self.workflow, self.broken)
         child._envs = self._envs
         return child
 
@@ -154,6 +163,8 @@ class Checker:
         """The entity ``name`` or an error at ``sub``."""
         if isinstance(name, str) and self.model.has_entity(name):
             return self.model.entity(name)
+        if name in self.broken:
+            return None  # its own error is reported, and the model will not be built
         known = set(self.model.entities)
         self.error(f"unknown entity {name!r}{suggest(str(name), known)}", *sub, code="unknown")
         return None
@@ -181,6 +192,10 @@ class Checker:
                                          Source(self.doc.file, path, self.doc.line_of(path)),
                                          description))
 
+    def filter(self, entity: str, spec: Any, *sub: str | int) -> None:
+        """Check a structured filter (the engine's format) over ``entity``."""
+        _check_filter(self.at(*sub), self.model, entity, spec)
+
     def expression(self, source: Any, expect: str | None, *sub: str | int) -> Expression | None:
         """Compile a CEL expression of the workflow's environment, or None with an error."""
         if not isinstance(source, str):
@@ -204,7 +219,10 @@ def compile_workflows(step: CompileInput) -> Mapping[str, Workflow]:
     from engine.automation.actions import ACTIONS  # the actions' registry (same layer)
 
     entities: Mapping[str, Entity] = step.built["entities"]
-    broken = set(step.built.get("broken_entities", ()))
+    # Entities declared but refused with an error: their own error is reported, so
+    # workflows naming them stay quiet.
+    broken = (set(step.built.get("broken_entities", ()))
+              | (set(step.built.get("declared_fields", {})) - set(entities)))
     model = CompiledModel(entities=entities, presets=EMPTY, version="")
     workflows: dict[str, Workflow] = {}
     calls: list[tuple[SpecDocument, tuple, str]] = []
@@ -225,7 +243,7 @@ def compile_workflows(step: CompileInput) -> Mapping[str, Workflow]:
         entity = entities[entity_name]
         env = Environment(variables_for(entity))
         before = len(step.errors)
-        check = Checker(doc, (), model, entity, env, step.errors, step, name)
+        check = Checker(doc, (), model, entity, env, step.errors, step, name, broken)
         trigger = _trigger(check.at("trigger"), data["trigger"], model, entity)
         condition = (check.expression(data["condition"], "bool", "condition")
                      if "condition" in data else None)

@@ -206,8 +206,7 @@ register(DocumentKind(
     stored=True))
 register(DocumentKind(
     "workflow", "an automation: a trigger, a CEL condition and actions run by the worker",
-    compile="engine.automation.spec:compile_workflows", place="workflows", after=("entity",),
-    stored=True))
+    compile="engine.automation.spec:compile_workflows", place="workflows", after=("entity",)))
 
 
 def place_values(built: Mapping[str, Any]) -> dict[str, Any]:

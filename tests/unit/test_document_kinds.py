@@ -103,14 +103,14 @@ def test_a_kind_must_be_registered_after_the_kinds_it_reads():
 
 
 def test_a_document_of_an_unknown_kind_is_a_check_error_naming_the_known_kinds(tmp_path):
-    (tmp_path / "follow_up.yaml").write_text("workflow: follow_up\nlabel: Follow up\n")
+    (tmp_path / "follow_up.yaml").write_text("report: follow_up\nlabel: Follow up\n")
     (tmp_path / "typo.yaml").write_text("label: Deal\nentiy: deal\n")
     result = CliRunner().invoke(main, ["--metadata", str(tmp_path), "check", "--json"])
     assert result.exit_code == 1
     errors = {e["file"].rsplit("/", 1)[-1]: e for e in json.loads(result.output)["errors"]}
-    assert errors["follow_up.yaml"]["path"] == "$.workflow"
+    assert errors["follow_up.yaml"]["path"] == "$.report"
     assert "known kinds" in errors["follow_up.yaml"]["message"]
-    assert "entity, extends, presets, role" in errors["follow_up.yaml"]["message"]
+    assert "entity, extends, presets, role, workflow" in errors["follow_up.yaml"]["message"]
     assert errors["typo.yaml"]["path"] == "$.entiy" and errors["typo.yaml"]["line"] == 2
     assert "did you mean 'entity'?" in errors["typo.yaml"]["message"]
 

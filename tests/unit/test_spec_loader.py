@@ -84,7 +84,7 @@ def test_malformed_json_names_the_line():
     ("# only a comment\n", "file is empty"),
     ("- a\n- b\n", "must be a mapping"),
     ("label: x\n", "unknown kind of document (keys: label); a metadata document has exactly one "
-                    "of the keys entity, extends, presets, role (the known kinds)"),
+                    "of the keys entity, extends, presets, role, workflow (the known kinds)"),
     ("label: a\nentity: a\npresets: {}\n", "has the keys entity, presets after 'label'; known kinds: entity, extends"),
     ("? [1]\n: 2\nentity: a\n", "mapping keys must be plain text"),
 ])

@@ -120,11 +120,45 @@ def test_every_key_of_the_metaschema_compiles():
                                   "read_through": ["peers"],
                                   "conditions": {"update": "stage != 'won'",
                                                  "delete": "stage != 'won'"}}}}
-    used = _keys(presets) | _keys(entity) | _keys(extension) | _keys(role)
-    model = compile_documents(MemorySource(presets, entity, extension, role).documents([]), [])
+    visit = {"entity": "visit", "label": "Visit", "fields": [
+        {"name": "due_at", "type": "datetime"}, {"name": "days", "type": "integer"},
+        {"name": "parent", "type": "relation", "target": "visit"}]}
+    workflows = _every_workflow_key()
+    used = (_keys(presets) | _keys(entity) | _keys(extension) | _keys(role) | _keys(visit)
+            | set().union(*(_keys(w) for w in workflows)))
+    model = compile_documents(MemorySource(presets, entity, extension, role, visit, *workflows)
+                              .documents([]), [])
+    assert len(model.part("workflows")) == len(workflows)
     assert model.entity("deal").rules[0].severity == "warning"
     declared = set().union(*(_property_names(metaschema(kind)) for kind in KINDS))
     assert declared <= used, sorted(declared - used)
+
+
+def _every_workflow_key() -> list[dict]:
+    """Workflow documents that between them use every key of the workflow metaschema."""
+    act = [{"set_fields": {"title": "x"}}]
+    return [
+        {"workflow": "w1", "label": {"en": "W", "zh-CN": "流程"}, "description": "d",
+         "entity": "deal", "active": True, "actor": {"user": "admin"}, "max_attempts": 2,
+         "trigger": {"type": "field_changed", "field": "stage", "from": "lead", "to": ["won"]},
+         "condition": "record.stage == 'won'", "actions": act},
+        {"workflow": "w2", "label": "W", "entity": "visit", "actor": "owner", "actions": act[:0] or
+         [{"set_fields": {"days": 1}}],
+         "trigger": {"type": "date", "field": "due_at", "before": {"minutes": 30, "hours": 1,
+                                                                   "days": 0},
+                     "filter": [{"field": "days", "op": "gt", "value": 0}]}},
+        {"workflow": "w3", "label": "W", "entity": "visit", "actions": [{"set_fields": {"days": 2}}],
+         "trigger": {"type": "date", "field": "due_at", "after": {"days": 1}}},
+        {"workflow": "w4", "label": "W", "entity": "visit", "actions": [{"set_fields": {"days": 3}}],
+         "trigger": {"type": "inactivity", "related": "visit", "via": "parent", "days": 9}},
+        {"workflow": "w5", "label": "W", "entity": "visit", "actions": [{"set_fields": {"days": 4}}],
+         "trigger": {"type": "inactivity", "field": "due_at", "days_from": "parent.days"}},
+        {"workflow": "w6", "label": "W", "entity": "deal", "actions": act,
+         "trigger": {"type": "schedule", "cron": "0 2 * * *"}},
+        {"workflow": "w7", "label": "W", "entity": "deal", "actions": act, "actor": "caller",
+         "trigger": {"type": "manual", "label": "Go", "roles": ["seller"],
+                     "visible_if": "record.stage != 'won'", "bulk": True}},
+    ]
 
 
 def _property_names(node) -> set[str]:
@@ -179,8 +213,8 @@ def test_a_label_must_be_text_or_languages():
 
 
 def test_unknown_kind_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: entity, extends, presets, role"):
-        metaschema("workflow")
+    with pytest.raises(KeyError, match="known: entity, extends, presets, role, workflow"):
+        metaschema("report")
 
 
 def test_metaschema_is_json_serialisable_for_editors():
