@@ -81,6 +81,19 @@ class RunContext:
     def reload(self) -> None:
         self.record = dict(self.unit.get(self.entity, self.record_id))
 
+    def update_record(self, values: dict[str, Any]) -> None:
+        """Change the run's record (at the version the run has seen: a concurrent change
+        makes the run fail and be retried, never overwrite it silently)."""
+        self.record = dict(self.unit.update(self.entity, self.record_id, values,
+                                            version=self.record.get("version")))
+
+    def update_other(self, entity: str, record_id: int, values: dict[str, Any]) -> None:
+        """Change another record, at the version this unit reads now."""
+        table = self.snapshot.tables.entity(entity)
+        version = self.unit.connection().execute(
+            sa.select(table.c.version).where(table.c.id == record_id)).scalar()
+        self.unit.update(entity, record_id, values, version=version)
+
     def deliver(self, event: str, payload: dict[str, Any]) -> None:
         """An outbox event for a delivery job, in the run's transaction."""
         core = self.snapshot.service
@@ -213,7 +226,7 @@ class SetFields(Action):
 
     def run(self, ctx: RunContext, args: Mapping[str, Value]) -> dict[str, Any]:
         values = resolve_values(ctx, args)
-        ctx.record = dict(ctx.unit.update(ctx.entity, ctx.record_id, values, version=None))
+        ctx.update_record(values)
         return {"outcome": "set " + ", ".join(values)}
 
 
@@ -248,8 +261,7 @@ class CreateRecord(Action):
     def run(self, ctx: RunContext, args: CreateArgs) -> dict[str, Any]:
         created = ctx.unit.create(args.entity, resolve_values(ctx, args.values))
         if args.link_back:
-            ctx.record = dict(ctx.unit.update(ctx.entity, ctx.record_id,
-                                              {args.link_back: created["id"]}, version=None))
+            ctx.update_record({args.link_back: created["id"]})
         return {"outcome": f"created {args.entity} {created['id']}",
                 "record": {"entity": args.entity, "id": created["id"]}}
 
@@ -302,7 +314,7 @@ class UpdateRelated(Action):
             parent = ctx.record.get(args.via)
             if parent is None:
                 return {"outcome": f"no {args.entity} to update ({args.via} is empty)"}
-            ctx.unit.update(args.entity, parent, values, version=None)
+            ctx.update_other(args.entity, parent, values)
             return {"outcome": f"updated {args.entity} {parent}",
                     "record": {"entity": args.entity, "id": parent}}
         service = ctx.snapshot.service
@@ -317,7 +329,7 @@ class UpdateRelated(Action):
             sa.select(table.c.id).where(where).order_by(table.c.id).limit(RELATED_LIMIT)
         ).scalars().all()
         for record_id in ids:
-            ctx.unit.update(args.entity, record_id, values, version=None)
+            ctx.update_other(args.entity, record_id, values)
         return {"outcome": f"updated {len(ids)} {args.entity}"}
 
 
@@ -387,8 +399,7 @@ class AssignOwner(Action):
                 counts = dict(conn.execute(sa.select(column, sa.func.count()).where(
                     column.in_(candidates)).group_by(column)).all())
                 user_id = min(candidates, key=lambda u: (counts.get(u, 0), u))
-        ctx.record = dict(ctx.unit.update(ctx.entity, ctx.record_id, {args.field: user_id},
-                                          version=None))
+        ctx.update_record({args.field: user_id})
         return {"outcome": f"assigned {args.field} to user {user_id}", "user_id": user_id}
 
     @staticmethod
@@ -568,25 +579,24 @@ def recipients(ctx: RunContext, to: tuple[Any, ...]) -> set[int]:
 
 
 def managers_of(conn: sa.Connection, tables: Any, user_id: int) -> set[int]:
-    """The managers of the user's teams; for a team the user manages, its parent's manager."""
+    """The managers of the user's teams, through the team tree: a team without a manager
+    (or managed by the user) answers with its parent's manager, and so on up."""
     teams, members = tables.teams, tables.team_members
-    rows = conn.execute(sa.select(teams.c.id, teams.c.parent_id, teams.c.manager_id)
-                        .join(members, members.c.team_id == teams.c.id)
-                        .where(members.c.user_id == user_id)).all()
-    rows += conn.execute(sa.select(teams.c.id, teams.c.parent_id, teams.c.manager_id)
-                         .where(teams.c.manager_id == user_id)).all()
+    tree = {row.id: (row.parent_id, row.manager_id) for row in conn.execute(
+        sa.select(teams.c.id, teams.c.parent_id, teams.c.manager_id))}
+    starts = set(conn.execute(sa.select(members.c.team_id).where(
+        members.c.user_id == user_id)).scalars())
+    starts |= {team for team, (_parent, manager) in tree.items() if manager == user_id}
     found: set[int] = set()
-    for _team, parent, manager in rows:
-        seen = 0
-        while manager == user_id and parent is not None and seen < 50:
-            parent_row = conn.execute(sa.select(teams.c.parent_id, teams.c.manager_id)
-                                      .where(teams.c.id == parent)).first()
-            if parent_row is None:
+    for team in starts:
+        seen: set[int] = set()
+        while team is not None and team not in seen:
+            seen.add(team)
+            parent, manager = tree.get(team, (None, None))
+            if manager is not None and manager != user_id:
+                found.add(manager)
                 break
-            parent, manager = parent_row
-            seen += 1
-        if manager is not None and manager != user_id:
-            found.add(manager)
+            team = parent
     return found
 
 

@@ -41,6 +41,7 @@ def test_won_deal_creates_a_contract_and_tells_the_manager(crm):
     crm.service.update(sam, "deal", deal["id"], {"stage": "won", "closed_at": "2026-03-02"},
                        version=deal["version"])
     crm.work()
+    assert [(r.workflow, r.status, r.error) for r in crm.runs()][-1][1] == "succeeded", crm.runs()
     (contract,) = crm.rows("contract")
     assert contract["deal"] == deal["id"] and contract["status"] == "draft"
     (note,) = _notes(crm, "boss")
@@ -52,8 +53,9 @@ def test_a_new_activity_moves_the_customer_s_last_follow_up(crm):
     sam = crm.user("sam")
     account = crm.service.create(sam, "account", {"name": "Acme"})
     crm.clock.advance(hours=3)
-    activity = crm.service.create(sam, "activity", {"kind": "call", "subject": "Hello",
-                                                    "account": account["id"]})
+    activity = crm.service.create(sam, "activity", {
+        "kind": "call", "subject": "Hello", "account": account["id"],
+        "due_at": crm.clock.now().isoformat()})
     crm.work()
     (row,) = crm.rows("account")
     assert row["last_followup_at"] == activity["created_at"].replace(tzinfo=None) \
@@ -85,7 +87,8 @@ def test_contract_expiry_opens_a_renewal_deal(crm):
     crm.service.create(sam, "contract", {
         "title": "Support", "account": account["id"], "amount": "1200",
         "start_date": (today - dt.timedelta(days=300)).isoformat(),
-        "end_date": (today + dt.timedelta(days=40)).isoformat(), "status": "active"})
+        "end_date": (today + dt.timedelta(days=40)).isoformat(), "status": "active",
+        "signed_at": (today - dt.timedelta(days=300)).isoformat()})
     crm.work()
     assert crm.rows("deal") == []
     crm.clock.advance(days=11)             # 29 days before the end
@@ -116,7 +119,7 @@ def test_round_robin_skips_inactive_members(crm):
     add_user(crm, "old", team="East", active=False)
     admin = Actor.system()
     for name in ("L1", "L2", "L3", "L4"):
-        crm.service.create(admin, "lead", {"name": name, "company": "Co"})
+        crm.service.create(admin, "lead", {"name": name, "company": "Co", "channel": "web_form"})
     crm.work()
     users = crm.snapshot.tables.users
     with crm.snapshot.db.read() as conn:
@@ -128,7 +131,8 @@ def test_round_robin_skips_inactive_members(crm):
 def test_lead_conversion_is_one_unit_from_a_button(crm):
     sam = crm.user("sam")
     lead = crm.service.create(sam, "lead", {"name": "Li Lei", "company": "Hanmei Ltd",
-                                            "status": "working", "phone": "13800000000"})
+                                            "status": "working", "phone": "13800000000",
+                                            "channel": "web_form"})
     with pytest.raises(WorkflowRefused):
         start_manual(crm.snapshot, sam, "lead_conversion", "lead", lead["id"])
     lead = crm.service.update(sam, "lead", lead["id"], {"status": "qualified"},
@@ -148,7 +152,8 @@ def test_lead_conversion_is_one_unit_from_a_button(crm):
 
 def test_a_failing_conversion_writes_nothing(crm):
     sam = crm.user("sam")
-    lead = crm.service.create(sam, "lead", {"name": "No Company", "status": "qualified"})
+    lead = crm.service.create(sam, "lead", {"name": "No Company", "status": "qualified",
+                                            "channel": "web_form"})
     outcome = start_manual(crm.snapshot, sam, "lead_conversion", "lead", lead["id"])
     assert outcome.status == "failed" and "name" in outcome.error
     assert crm.rows("account") == [] and crm.rows("contact") == []
