@@ -196,8 +196,10 @@ def list_users(db: Database, tables: ModelTables) -> list[dict[str, Any]]:
     return [_user_dict(r, roles[int(r.id)]) for r in rows]
 
 
-def search_users(db: Database, tables: ModelTables, q: str, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` active users whose username or display name contains ``q`` (any case).
+def search_users(db: Database, tables: ModelTables, q: str, limit: int | None,
+                 where: Any = None) -> list[dict[str, Any]]:
+    """Up to ``limit`` (None: all) active users whose username or display name contains
+    ``q`` (any case), and who meet ``where`` (a condition on the users table) if given.
 
     ``[{"id", "label", "username"}]`` by label, where the label is the display name or,
     without one, the username. An empty ``q`` matches everyone. On SQLite, case is
@@ -212,7 +214,11 @@ def search_users(db: Database, tables: ModelTables, q: str, limit: int) -> list[
             sa.func.lower(users.c.username).contains(needle, autoescape=True),
             sa.func.lower(sa.func.coalesce(users.c.display_name, "")).contains(
                 needle, autoescape=True)))
-    query = query.order_by(sa.func.lower(label), users.c.id).limit(limit)
+    if where is not None:
+        query = query.where(where)
+    query = query.order_by(sa.func.lower(label), users.c.id)
+    if limit is not None:
+        query = query.limit(limit)
     with db.read() as conn:
         return [{"id": int(r.id), "label": r.label, "username": r.username}
                 for r in conn.execute(query)]

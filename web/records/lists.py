@@ -29,8 +29,8 @@ from web.forms.widget_base import USERS
 from web.i18n import lang, time_zone
 from web.records import bp, filtering
 from web.records.common import (
-    active_users,
     actor_or_401,
+    assignable_users,
     endpoint_url,
     entity_or_404,
     expandable,
@@ -120,7 +120,7 @@ def list_page(entity: str):
         "can_delete": rt.policy.can(actor, entity, "delete"),
         "url_with": _url_with,
     }
-    context["users"] = active_users(rt) if context["can_update"] else []
+    context["users"] = assignable_users(rt, actor, entity) if context["can_update"] else []
     context["chosen"] = _chosen_labels(rt, actor, context["filters"], query.values)
     context["search_url"] = search_url
     template = "records/_table.html" if request.headers.get("HX-Request") else "records/list.html"
