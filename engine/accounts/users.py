@@ -1,4 +1,5 @@
-"""Users: create, change password, deactivate, authenticate, roles, language and time zone.
+"""Users: create, edit, change password, deactivate and reactivate, authenticate, roles,
+language and time zone.
 
 Writes ``loom_users``, ``loom_credentials`` and ``loom_user_roles``. Whether a
 role exists in the model is the caller's check (the model is not needed here).
@@ -78,8 +79,7 @@ def create_user(db: Database, tables: ModelTables, username: str, *, password: s
     _check_lang(lang)
     time_zone = _check_time_zone(time_zone)
     roles = sorted({_check_role(r) for r in roles})
-    if email is not None and (len(email) > MAX_EMAIL or "@" not in email):
-        raise AccountError("the e-mail address is not valid")
+    email = _check_email(email)
     if len(display_name or "") > MAX_DISPLAY_NAME:
         raise AccountError(f"the display name must have at most {MAX_DISPLAY_NAME} characters")
     hashed = hash_password(password) if password is not None else None
@@ -127,6 +127,37 @@ def deactivate_user(db: Database, tables: ModelTables, username: str, *,
         tokens = tables.tokens
         conn.execute(tokens.update().where(tokens.c.user_id == uid, tokens.c.revoked_at.is_(None))
                      .values(revoked_at=clock.naive_now()))
+
+
+def reactivate_user(db: Database, tables: ModelTables, username: str) -> None:
+    """Let ``username`` log in again (the tokens revoked when they were deactivated stay
+    revoked; their roles and teams were kept)."""
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        conn.execute(tables.users.update().where(tables.users.c.id == uid).values(active=True))
+
+
+def _check_email(email: str | None) -> str | None:
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > MAX_EMAIL or "@" not in email):
+        raise AccountError("the e-mail address is not valid")
+    return email
+
+
+def update_user(db: Database, tables: ModelTables, username: str, *, display_name: str,
+                email: str | None, lang: str, time_zone: str | None) -> None:
+    """Change the display name, e-mail address (empty: none), language and time zone
+    (None: the organisation's) of ``username`` (their username stays)."""
+    _check_lang(lang)
+    time_zone = _check_time_zone(time_zone)
+    email = _check_email(email)
+    if len(display_name or "") > MAX_DISPLAY_NAME:
+        raise AccountError(f"the display name must have at most {MAX_DISPLAY_NAME} characters")
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        conn.execute(tables.users.update().where(tables.users.c.id == uid).values(
+            display_name=(display_name or "").strip(), email=email, lang=lang,
+            time_zone=time_zone))
 
 
 def authenticate(db: Database, tables: ModelTables, username: str, password: str, *,
