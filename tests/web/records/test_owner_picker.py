@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from engine import accounts
 from tests.web.records.test_forms import _account, _field, _new_deal_page
-from tests.web.records.test_forms import login as english_login  # noqa: F401
-from tests.web.support import csrf_from
+from tests.web.support import csrf_from, login_client
 
 EAST = {"sales1", "sales2", "sales3", "sales4"}
 WEST = {"sales5", "sales6", "sales7", "sales8"}
+
+
+@pytest.fixture
+def english_login(login):
+    """Logged-in clients speaking English (demo users prefer 中文)."""
+
+    def english(username: str):
+        client = login(username)
+        with client.session_transaction() as session:
+            session["lang"] = "en"
+        return client
+
+    return english
 
 
 def _ids(app) -> dict[str, int]:
@@ -24,10 +38,10 @@ def _names(app, found) -> set[str]:
     return {by_id[item["id"]] for item in found}
 
 
-def test_the_owner_search_offers_a_salesperson_only_their_team(app, login):
-    found = login("sales1").get("/r/deal/owners?limit=100")
+def test_the_owner_search_offers_a_salesperson_only_their_team(any_app):
+    found = login_client(any_app, "sales1").get("/r/deal/owners?limit=100")
     assert found.status_code == 200
-    assert _names(app, found.get_json()) == EAST  # not West, the admin or service staff
+    assert _names(any_app, found.get_json()) == EAST  # not West, the admin or service staff
 
 
 def test_the_owner_search_offers_a_manager_the_teams_below_and_an_admin_everyone(app, login):
