@@ -27,19 +27,22 @@ from engine.accounts.users import (
                                    get_user,
                                    grant_role,
                                    list_users,
+                                   reactivate_user,
                                    revoke_role,
                                    search_users,
                                    set_lang,
                                    set_password,
                                    set_time_zone,
+                                   update_user,
                                    user_id,
 )
 
 __all__ = [
     "AccountError", "LoginThrottle", "PasswordTooWeak", "actor_for", "add_member", "authenticate",
     "create_team", "create_token", "create_user", "deactivate_user", "find_user", "get_user",
-    "grant_role", "list_teams", "list_tokens", "list_users", "remove_member", "revoke_role",
+    "grant_role", "list_teams", "list_tokens", "list_users", "reactivate_user", "remove_member",
+    "revoke_role",
     "revoke_token", "search_users", "set_lang", "set_manager", "set_parent", "set_password", "set_time_zone",
-    "team_tree", "user_id",
+    "team_tree", "update_user", "user_id",
     "verify_token",
 ]

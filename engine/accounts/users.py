@@ -1,4 +1,5 @@
-"""Users: create, change password, deactivate, authenticate, roles, language and time zone.
+"""Users: create, edit, change password, deactivate and reactivate, authenticate, roles,
+language and time zone.
 
 Writes ``loom_users``, ``loom_credentials`` and ``loom_user_roles``. Whether a
 role exists in the model is the caller's check (the model is not needed here).
@@ -78,8 +79,7 @@ def create_user(db: Database, tables: ModelTables, username: str, *, password: s
     _check_lang(lang)
     time_zone = _check_time_zone(time_zone)
     roles = sorted({_check_role(r) for r in roles})
-    if email is not None and (len(email) > MAX_EMAIL or "@" not in email):
-        raise AccountError("the e-mail address is not valid")
+    email = _check_email(email)
     if len(display_name or "") > MAX_DISPLAY_NAME:
         raise AccountError(f"the display name must have at most {MAX_DISPLAY_NAME} characters")
     hashed = hash_password(password) if password is not None else None
@@ -127,6 +127,37 @@ def deactivate_user(db: Database, tables: ModelTables, username: str, *,
         tokens = tables.tokens
         conn.execute(tokens.update().where(tokens.c.user_id == uid, tokens.c.revoked_at.is_(None))
                      .values(revoked_at=clock.naive_now()))
+
+
+def reactivate_user(db: Database, tables: ModelTables, username: str) -> None:
+    """Let ``username`` log in again (the tokens revoked when they were deactivated stay
+    revoked; their roles and teams were kept)."""
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        conn.execute(tables.users.update().where(tables.users.c.id == uid).values(active=True))
+
+
+def _check_email(email: str | None) -> str | None:
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > MAX_EMAIL or "@" not in email):
+        raise AccountError("the e-mail address is not valid")
+    return email
+
+
+def update_user(db: Database, tables: ModelTables, username: str, *, display_name: str,
+                email: str | None, lang: str, time_zone: str | None) -> None:
+    """Change the display name, e-mail address (empty: none), language and time zone
+    (None: the organisation's) of ``username`` (their username stays)."""
+    _check_lang(lang)
+    time_zone = _check_time_zone(time_zone)
+    email = _check_email(email)
+    if len(display_name or "") > MAX_DISPLAY_NAME:
+        raise AccountError(f"the display name must have at most {MAX_DISPLAY_NAME} characters")
+    with db.write() as conn:
+        uid = user_id(conn, tables, username)
+        conn.execute(tables.users.update().where(tables.users.c.id == uid).values(
+            display_name=(display_name or "").strip(), email=email, lang=lang,
+            time_zone=time_zone))
 
 
 def authenticate(db: Database, tables: ModelTables, username: str, password: str, *,
@@ -196,8 +227,10 @@ def list_users(db: Database, tables: ModelTables) -> list[dict[str, Any]]:
     return [_user_dict(r, roles[int(r.id)]) for r in rows]
 
 
-def search_users(db: Database, tables: ModelTables, q: str, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` active users whose username or display name contains ``q`` (any case).
+def search_users(db: Database, tables: ModelTables, q: str, limit: int | None,
+                 where: Any = None) -> list[dict[str, Any]]:
+    """Up to ``limit`` (None: all) active users whose username or display name contains
+    ``q`` (any case), and who meet ``where`` (a condition on the users table) if given.
 
     ``[{"id", "label", "username"}]`` by label, where the label is the display name or,
     without one, the username. An empty ``q`` matches everyone. On SQLite, case is
@@ -212,7 +245,11 @@ def search_users(db: Database, tables: ModelTables, q: str, limit: int) -> list[
             sa.func.lower(users.c.username).contains(needle, autoescape=True),
             sa.func.lower(sa.func.coalesce(users.c.display_name, "")).contains(
                 needle, autoescape=True)))
-    query = query.order_by(sa.func.lower(label), users.c.id).limit(limit)
+    if where is not None:
+        query = query.where(where)
+    query = query.order_by(sa.func.lower(label), users.c.id)
+    if limit is not None:
+        query = query.limit(limit)
     with db.read() as conn:
         return [{"id": int(r.id), "label": r.label, "username": r.username}
                 for r in conn.execute(query)]

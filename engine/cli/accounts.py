@@ -75,7 +75,7 @@ def _read_password(from_stdin: bool) -> str:
 # -- loom user ---------------------------------------------------------------
 @click.group("user")
 def user() -> None:
-    """Create, list and deactivate users; set passwords."""
+    """Create, list, deactivate and reactivate users; set passwords."""
 
 
 @user.command("create")
@@ -128,6 +128,18 @@ def user_deactivate(obj: Any, username: str) -> None:
 
     deactivate_user(obj.db, _tables(obj), username, clock=obj.config.clock)
     click.secho(f"deactivated {username}", fg="green")
+
+
+@user.command("reactivate")
+@click.argument("username")
+@click.pass_obj
+@_guarded
+def user_reactivate(obj: Any, username: str) -> None:
+    """Let a deactivated user log in again (their old tokens stay revoked)."""
+    from engine.accounts import reactivate_user
+
+    reactivate_user(obj.db, _tables(obj), username)
+    click.secho(f"reactivated {username}", fg="green")
 
 
 @user.command("list")

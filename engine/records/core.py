@@ -123,9 +123,10 @@ class RecordCore:
         Raises :class:`ValidationFailed` with these problems and ``errors`` (the
         validation's, so the caller sees every problem at once) if there are any.
         """
+        owners = rights.owners(self.policy, actor, plan.name, plan.table, self.tables.users)
         errors = errors + integrity.check_references(
             conn, plan, records, self.policy_scope(actor), skip_owner=actor.user_id, names=names,
-            rows=rows)
+            rows=rows, owners=owners)
         errors += integrity.check_unique(conn, plan, records, names=names, exclude_id=exclude_id,
                                          rows=rows)
         if errors:

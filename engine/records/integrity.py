@@ -37,11 +37,15 @@ def _existing(conn: sa.Connection, column: sa.Column, values: Iterable[Any],
 
 def check_references(conn: sa.Connection, plan: EntityPlan, records: Sequence[dict[str, Any]],
                      scope: Scope, *, skip_owner: int | None = None, names: set[str] | None = None,
-                     rows: Sequence[int | None] | None = None) -> list[FieldError]:
+                     rows: Sequence[int | None] | None = None,
+                     owners: Any = None) -> list[FieldError]:
     """Every relation, user and many-to-many id in ``records`` must exist (and be visible).
 
     ``skip_owner`` is the acting user's id, known to exist; ``names`` limits the check to
     those fields (an update's changes). ``rows`` gives each record's bulk row index.
+    ``owners`` is a condition on the users table naming who may be given a record (see
+    :func:`engine.records.rights.owners`; None: anyone): another owner is refused on the
+    ``owner`` field, with the user's name.
     """
     errors: list[FieldError] = []
     checks = [(ref.field.name, ref.target, ref.entity, False) for ref in plan.references]
@@ -58,6 +62,8 @@ def check_references(conn: sa.Connection, plan: EntityPlan, records: Sequence[di
             wanted.discard(skip_owner)
         if not wanted:
             continue
+        if name == "owner" and owners is not None:
+            errors += _unassignable(conn, target, records, wanted, owners, rows)
         where = scope(entity, target) if entity else None
         missing = wanted - _existing(conn, target.c.id, sorted(wanted), where)
         if not missing:
@@ -72,6 +78,30 @@ def check_references(conn: sa.Connection, plan: EntityPlan, records: Sequence[di
                 errors.append(FieldError(name, "reference", text(
                     f"no {what} record with id {ids}", f"不存在 ID 为 {ids} 的 {what} 记录"),
                     row=rows[i] if rows else None))
+    return errors
+
+
+def _unassignable(conn: sa.Connection, users: sa.Table, records: Sequence[dict[str, Any]],
+                  wanted: set[int], owners: Any, rows: Sequence[int | None] | None
+                  ) -> list[FieldError]:
+    """An ``owner`` error per record giving itself to an existing user outside ``owners``
+    (an unknown id is left to the existence check)."""
+    label = sa.func.coalesce(sa.func.nullif(users.c.display_name, ""), users.c.username)
+    refused: dict[int, str] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), CHUNK):
+        query = sa.select(users.c.id, label.label("label")).where(
+            users.c.id.in_(ids[start:start + CHUNK]), sa.not_(owners))
+        refused.update((int(r.id), r.label) for r in conn.execute(query))
+    errors = []
+    for i, record in enumerate(records):
+        who = refused.get(record.get("owner"))  # type: ignore[arg-type]
+        if who is not None:
+            errors.append(FieldError("owner", "assignable", text(
+                f"{who} can't be given this record: you may only give records to people "
+                "whose records you may change",
+                f"不能把这条记录交给 {who}：您只能交给您有权修改其记录的人"),
+                row=rows[i] if rows else None))
     return errors
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.sql import visitors
 
 from engine.permissions import Actor, PermissionPolicy
 from engine.records.errors import PermissionDenied
@@ -157,3 +158,33 @@ def check_pool_result(entity: str, actor: Actor, write: PoolWrite, record: Mappi
         raise PermissionDenied(entity, "update", " (a pool write must "
                                + ("make you the owner)" if write.kind == CLAIM
                                   else "clear the owner)"))
+
+
+#: The columns a stand-in row of :func:`owners` fills: both carry the candidate user's id.
+OWNER_COLUMNS = frozenset({"id", "owner"})
+
+
+def owners(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.Table,
+           users: sa.Table) -> sa.ColumnElement[bool] | None:
+    """The rows of ``users`` that ``actor`` may make the owner of a record of ``entity``
+    (stored in ``table``), as a condition on ``users``; None when anyone may be.
+
+    The write scope decides, as it does after every create and update (see
+    ``RecordCore.check_scope``): a user may be given a record when a record owned by
+    them is one the actor may change. The scope is asked about a stand-in row per user
+    whose ``owner`` (and ``id``) is that user's id, so this is the service's own rule,
+    not a copy of it. A scope that reads other columns too (say a name) can't be
+    answered from the owner alone: None, and the check after the write decides.
+    """
+    others = [sa.cast(sa.null(), c.type).label(c.name) for c in table.c
+              if c.name not in OWNER_COLUMNS]
+    candidate = sa.select(users.c.id.label("id"), users.c.id.label("owner"), *others
+                          ).subquery("candidate")
+    scope = write_scope(policy, actor, entity, candidate)
+    if scope is None:
+        return None
+    read = {c.name for c in visitors.iterate(scope)
+            if isinstance(c, sa.ColumnClause) and getattr(c, "table", None) is candidate}
+    if read - OWNER_COLUMNS:
+        return None
+    return users.c.id.in_(sa.select(candidate.c.id).where(scope))

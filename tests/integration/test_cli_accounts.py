@@ -104,6 +104,19 @@ def test_deactivate_blocks_login(migrated, meta):
     db.dispose()
 
 
+def test_reactivate_lets_a_deactivated_user_log_in_again(migrated, meta):
+    migrated("user", "create", "ann", "--password", PASSWORD)
+    migrated("user", "deactivate", "ann")
+    result = migrated("user", "reactivate", "ann")
+    assert result.exit_code == 0, result.output
+    assert "reactivated ann" in result.output
+    db, tables = _tables_and_db(migrated, meta)
+    assert authenticate(db, tables, "ann", PASSWORD) is not None
+    assert "(inactive)" not in migrated("user", "list").output
+    assert migrated("user", "reactivate", "ghost").exit_code == 3
+    db.dispose()
+
+
 def test_role_list_grant_and_revoke(migrated):
     assert "Salesperson" in migrated("role", "list").output
     migrated("user", "create", "ann")

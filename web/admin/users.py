@@ -1,5 +1,7 @@
-"""The users page: users with their roles and teams, create a user, deactivate one;
-a page per user to grant and revoke roles.
+"""The users page: users with their roles and teams, create a user; a page per user to
+edit their name, e-mail, language and time zone, set a new password (the admin types it;
+it is never shown), deactivate them (after a confirmation page, which works without
+JavaScript) or reactivate them, and grant and revoke roles.
 
 Admins only; every form carries a CSRF token (Flask-WTF). Accounts are read and
 written through :mod:`engine.accounts` (users are not an entity); its
@@ -8,14 +10,16 @@ written through :mod:`engine.accounts` (users are not an entity); its
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from engine import accounts
+from engine.accounts import users as accounts_limits
 from engine.model import LANGUAGES
 from web.admin import bp
 from web.admin.guard import admin_required, forget_cached_actors
@@ -42,7 +46,37 @@ class UserForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    """A button that only needs its CSRF token (deactivate)."""
+    """A button that only needs its CSRF token (reactivate, revoke)."""
+
+
+#: The value of ``confirm`` the deactivation page posts (a post without it asks first).
+CONFIRMED = "yes"
+#: What an e-mail address must look like here (the engine checks again).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
+class DetailsForm(FlaskForm):
+    """What an admin may change of a user: name, e-mail, language and time zone."""
+
+    display_name = StringField("display_name", validators=[
+        Optional(), Length(max=accounts_limits.MAX_DISPLAY_NAME,
+                           message=_l("At most %(max)d characters."))])
+    email = StringField("email", validators=[
+        Optional(), Length(max=accounts_limits.MAX_EMAIL, message=_l("At most %(max)d characters.")),
+        Regexp(EMAIL_PATTERN, message=_l("Enter an e-mail address such as name@example.com."))])
+    lang = SelectField("lang", choices=[SelectChoice(code, code) for code in LANGUAGES])
+    time_zone = SelectField("time_zone", choices=[], default="")
+
+
+class PasswordForm(FlaskForm):
+    """A new password for a user, typed twice by the admin."""
+
+    password = PasswordField("password", validators=[
+        DataRequired(message=_l("Enter the new password.")),
+        Length(min=MIN_PASSWORD, max=1024,
+               message=_l("Between %(min)d and %(max)d characters."))])
+    confirm = PasswordField("confirm", validators=[
+        EqualTo("password", message=_l("The two passwords differ."))])
 
 
 class RoleForm(FlaskForm):
@@ -56,9 +90,7 @@ def _user_form() -> UserForm:
     current = lang()
     form.roles.choices = [SelectChoice(name, role.label.get(current))
                           for name, role in sorted(runtime().model.roles.items())]
-    organisation = runtime().clock.zone_name
-    form.time_zone.choices = [SelectChoice("", _("The organisation's (%(zone)s)", zone=organisation)),
-                              *(SelectChoice(z, z) for z in zone_names())]
+    form.time_zone.choices = _zone_choices()
     return form
 
 
@@ -102,26 +134,6 @@ def create_user():  # noqa: ANN201
     return redirect(url_for("admin.users"))
 
 
-@bp.route("/users/<username>/deactivate", methods=["POST"])
-@admin_required
-def deactivate_user(username: str):  # noqa: ANN201
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400, description="the form expired; reload the page and try again")
-    rt = runtime()
-    me = accounts.get_user(rt.db, rt.tables, current_actor().user_id)
-    if me and me["username"] == username:
-        flash(_("You cannot deactivate your own account."), "danger")
-        return redirect(url_for("admin.users"))
-    try:
-        accounts.deactivate_user(rt.db, rt.tables, username, clock=rt.clock)
-    except accounts.AccountError as error:
-        flash(str(error), "danger")
-        return redirect(url_for("admin.users"))
-    flash(_("User %(name)s deactivated.", name=username), "success")
-    return redirect(url_for("admin.users"))
-
-
 def _user_or_404(username: str) -> dict:
     rt = runtime()
     user = accounts.find_user(rt.db, rt.tables, username)
@@ -130,7 +142,24 @@ def _user_or_404(username: str) -> dict:
     return user
 
 
-def _user_page(user: dict, form: RoleForm | None = None, status: int = 200):  # noqa: ANN202
+def _zone_choices() -> list[SelectChoice]:
+    organisation = runtime().clock.zone_name
+    return [SelectChoice("", _("The organisation's (%(zone)s)", zone=organisation)),
+            *(SelectChoice(z, z) for z in zone_names())]
+
+
+def _details_form(user: dict, formdata: bool = False) -> DetailsForm:
+    """The details form, filled from ``user`` (or from the post when ``formdata``)."""
+    data = {"display_name": user["display_name"], "email": user["email"] or "",
+            "lang": user["lang"], "time_zone": user["time_zone"] or ""}
+    form = DetailsForm() if formdata else DetailsForm(formdata=None, data=data)
+    form.time_zone.choices = _zone_choices()
+    return form
+
+
+def _user_page(user: dict, form: RoleForm | None = None, status: int = 200, *,
+               details: DetailsForm | None = None,
+               password: PasswordForm | None = None):  # noqa: ANN202
     rt = runtime()
     current = lang()
     role_labels = {name: role.label.get(current) for name, role in rt.model.roles.items()}
@@ -138,8 +167,99 @@ def _user_page(user: dict, form: RoleForm | None = None, status: int = 200):  # 
     teams = [t for t in accounts.list_teams(rt.db, rt.tables)
              if user["username"] in t["members"] or t["manager"] == user["username"]]
     return render_template("admin/user.html", user=user, role_labels=role_labels,
-                           grantable=grantable, teams=teams, form=form or RoleForm(),
-                           confirm=ConfirmForm()), status
+                           grantable=grantable, teams=teams, form=form or RoleForm(formdata=None),
+                           confirm=ConfirmForm(), details=details or _details_form(user),
+                           password=password or PasswordForm(formdata=None),
+                           me=_is_me(user["username"])), status
+
+
+def _expired(form: FlaskForm) -> bool:
+    """True when the form failed on its CSRF token only (the page was open too long)."""
+    return bool(form.csrf_token.errors) if hasattr(form, "csrf_token") else False
+
+
+@bp.route("/users/<username>/details", methods=["POST"])
+@admin_required
+def edit_user(username: str):  # noqa: ANN201
+    user = _user_or_404(username)
+    form = _details_form(user, formdata=True)
+    if not form.validate_on_submit():
+        return _user_page(user, details=form, status=400 if _expired(form) else 422)
+    rt = runtime()
+    try:
+        accounts.update_user(rt.db, rt.tables, username,
+                             display_name=(form.display_name.data or "").strip(),
+                             email=(form.email.data or "").strip() or None, lang=form.lang.data,
+                             time_zone=form.time_zone.data or None)
+    except accounts.AccountError as error:
+        flash(str(error), "danger")
+        return _user_page(user, details=form, status=422)
+    forget_cached_actors()  # the language and time zone travel with the actor
+    flash(_("The details of %(name)s were saved.", name=username), "success")
+    return redirect(url_for("admin.user_detail", username=username))
+
+
+@bp.route("/users/<username>/password", methods=["POST"])
+@admin_required
+def reset_password(username: str):  # noqa: ANN201
+    user = _user_or_404(username)
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _user_page(user, password=form, status=400 if _expired(form) else 422)
+    rt = runtime()
+    try:
+        accounts.set_password(rt.db, rt.tables, username, form.password.data, clock=rt.clock)
+    except accounts.AccountError as error:  # PasswordTooWeak is one
+        form.password.errors = [str(error)]
+        return _user_page(user, password=form, status=422)
+    flash(_("%(name)s has a new password. Tell them in person or over a channel you trust.",
+            name=username), "success")
+    return redirect(url_for("admin.user_detail", username=username))
+
+
+@bp.route("/users/<username>/deactivate", methods=["GET", "POST"])
+@admin_required
+def deactivate_user(username: str):  # noqa: ANN201
+    """GET: the confirmation page; POST from it (``confirm=yes``): deactivate."""
+    user = _user_or_404(username)
+    back = url_for("admin.user_detail", username=username)
+    if _is_me(username):
+        flash(_("You cannot deactivate your own account."), "danger")
+        return redirect(back)
+    if not user["active"]:
+        flash(_("%(name)s is already inactive.", name=username), "info")
+        return redirect(back)
+    form = ConfirmForm()
+    if request.method == "GET" or request.form.get("confirm") != CONFIRMED:
+        if request.method == "POST" and not form.validate_on_submit():
+            abort(400, description="the form expired; reload the page and try again")
+        return render_template("admin/deactivate.html", user=user, confirm=form,
+                               confirmed=CONFIRMED)
+    if not form.validate_on_submit():
+        abort(400, description="the form expired; reload the page and try again")
+    rt = runtime()
+    try:
+        accounts.deactivate_user(rt.db, rt.tables, username, clock=rt.clock)
+    except accounts.AccountError as error:
+        flash(str(error), "danger")
+        return redirect(back)
+    forget_cached_actors()
+    flash(_("User %(name)s deactivated.", name=username), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<username>/reactivate", methods=["POST"])
+@admin_required
+def reactivate_user(username: str):  # noqa: ANN201
+    _user_or_404(username)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, description="the form expired; reload the page and try again")
+    rt = runtime()
+    accounts.reactivate_user(rt.db, rt.tables, username)
+    forget_cached_actors()
+    flash(_("User %(name)s can log in again.", name=username), "success")
+    return redirect(url_for("admin.user_detail", username=username))
 
 
 def _is_me(username: str) -> bool:

@@ -41,14 +41,16 @@ class WidgetContext:
 
     ``labels(target, ids)`` -> ``{id: label}`` of records of ``target`` (or of users
     when ``target`` is :data:`USERS`); ``search_url(target)`` -> the typeahead URL;
-    ``zone`` the user's time zone.
+    ``zone`` the user's time zone; ``owners_url`` the typeahead URL of the users the
+    record may be given to (its ``owner`` field), when the page knows it.
     """
 
     def __init__(self, labels: Callable[[str, list[int]], dict[int, str]],
                  search_url: Callable[[str], str], lang: str,
-                 zone: ZoneInfo | None = None) -> None:
+                 zone: ZoneInfo | None = None, owners_url: str | None = None) -> None:
         self._labels, self.search_url, self.lang = labels, search_url, lang
         self.zone = zone
+        self.owners_url = owners_url
 
     def labels(self, target: str, ids: list[int]) -> dict[int, str]:
         return self._labels(target, ids) if ids else {}

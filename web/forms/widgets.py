@@ -42,6 +42,8 @@ from web.forms.widget_base import (
 
 __all__ = ["PRESENT_SUFFIX", "USERS", "FormValueError", "Widget", "WidgetContext", "registry"]
 
+#: The standard column naming who a record belongs to (its picker offers fewer users).
+OWNER = "owner"
 #: Choice value meaning "no value" in selects.
 EMPTY_CHOICE = ""
 #: Step of a whole-number input.
@@ -261,6 +263,12 @@ class UserTypeahead(RelationTypeahead):
 
     def target(self, field: Field) -> str:
         return USERS
+
+    def prepare(self, form_field: Any, field: Field, ctx: WidgetContext) -> dict[str, Any]:
+        extra = super().prepare(form_field, field, ctx)
+        if field.name == OWNER and ctx.owners_url:  # only the people it may be given to
+            extra["search_url"] = ctx.owners_url
+        return extra
 
 
 @register

@@ -141,12 +141,18 @@ def search_url(target: str) -> str:
     return endpoint_url("records.search", entity=target) or f"/r/{target}/search"
 
 
-def active_users(rt: Snapshot) -> list[dict[str, Any]]:
-    """``[{"id", "label"}]`` of the active users, by label."""
-    users = [u for u in accounts.list_users(rt.db, rt.tables) if u.get("active")]
-    out = [{"id": u["id"], "label": u.get("display_name") or u["username"],
-            "username": u["username"]} for u in users]
-    return sorted(out, key=lambda u: (u["label"].lower(), u["id"]))
+def assignable_users(rt: Snapshot, actor: Actor, entity: str, q: str = "",
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """``[{"id", "label", "username"}]`` of the active users ``actor`` may make the owner
+    of a record of ``entity`` (the record service's rule, :func:`rights.owners`), by label;
+    only those whose name contains ``q``, at most ``limit``."""
+    where = rights.owners(rt.policy, actor, entity, rt.tables.entity(entity), rt.tables.users)
+    return accounts.search_users(rt.db, rt.tables, q, limit, where=where)
+
+
+def owner_search_url(entity: str) -> str:
+    """The typeahead URL offering the owners a record of ``entity`` may be given."""
+    return endpoint_url("records.owner_search", entity=entity) or f"/r/{entity}/owners"
 
 
 def standard_field(name: str) -> Field:

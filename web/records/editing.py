@@ -16,8 +16,10 @@ service with the request's actor; this module only maps the outcome:
   guard, which would answer with a bare error page and lose the input);
 - ``PermissionDenied`` / ``RecordNotFound`` before anything was entered (no right
   to create or update, a record out of sight): the app-wide 403 / 404 pages; a
-  refusal met while saving (an owner outside the actor's scope): the form again
-  (403) with the reason at the top and the values kept.
+  refusal met while saving (a record left without an owner outside the actor's
+  scope): the form again (403) with the reason at the top and the values kept. An
+  owner the actor may not give records to is a ``ValidationFailed`` on ``owner``,
+  shown next to the Owner field like any other.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from web.records.common import (
     entity_or_404,
     labels_for,
     labels_through,
+    owner_search_url,
     search_url,
 )
 from web.state import Snapshot, runtime
@@ -92,7 +95,8 @@ def _render(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, *, status: in
     labels = labels_for(rt, actor)
     if record is not None:  # names of parents the actor can't open, read through this record
         labels = labels_through(rt, actor, spec.entity.name, record["id"], labels)
-    ctx = WidgetContext(labels, search_url, code, time_zone())
+    ctx = WidgetContext(labels, search_url, code, time_zone(),
+                        owners_url=owner_search_url(spec.entity.name))
     by_field: dict[str, list[str]] = {}
     top: list[str] = []
     for error in errors:
@@ -158,7 +162,7 @@ def new_record(entity: str):
         created = rt.service.create(actor, entity, values)
     except ValidationFailed as exc:
         return _render(rt, actor, spec, form, status=INVALID, errors=exc.errors, start=start)
-    except PermissionDenied as exc:  # e.g. an owner outside the actor's scope
+    except PermissionDenied as exc:  # e.g. no owner, outside the actor's scope
         return _render(rt, actor, spec, form, status=FORBIDDEN, errors=[_denied(exc)], start=start)
     _flash_saved(spec, created, _("Created."))
     return redirect(_record_url(entity, created["id"]))

@@ -28,6 +28,7 @@ from web.i18n import text, time_zone
 from web.records import bp, filtering
 from web.records.common import expandable, readable, visibility
 from web.records.display import PLAIN_DISPLAYS, show, value_type
+from web.records.lists import notice_text
 from web.state import Snapshot
 
 #: Most rows one export gives; a larger list must be narrowed first.
@@ -91,11 +92,15 @@ def _rows(rt: Snapshot, actor: Actor, entity: str, columns: list[Field],
 def export(entity: str):  # noqa: ANN201
     rt, ent, actor = readable(entity)
     visible = visibility(rt, actor, entity)
-    args = request.args.to_dict(flat=True)
-    query = filtering.parse(ent, args, visible, time_zone())
+    query = filtering.parse(ent, request.args, visible, time_zone())
     back = url_for("records.list", entity=entity)
     if request.query_string:
         back += "?" + request.query_string.decode("ascii", "replace")
+    dropped = [n for n in query.notices if n.code in filtering.DROPPED_FILTERS]
+    if dropped:  # never export more rows than the filters the user sees ask for
+        flash(_("Export failed: %(problem)s",
+                problem=" ".join(notice_text(ent, n) for n in dropped)), "danger")
+        return redirect(back)
     try:
         total = rt.service.list(actor, entity, filter=query.filter, sort=query.sort, limit=1,
                                 with_total=True).total or 0

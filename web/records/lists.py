@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from engine.filters import FilterError
-from engine.model import Field
+from engine.model import Entity, Field
 from engine.permissions import Actor
 from engine.records import bulk_actions
 from engine.records.errors import RecordError, ValidationFailed
@@ -29,8 +29,8 @@ from web.forms.widget_base import USERS
 from web.i18n import lang, time_zone
 from web.records import bp, filtering
 from web.records.common import (
-    active_users,
     actor_or_401,
+    assignable_users,
     endpoint_url,
     entity_or_404,
     expandable,
@@ -89,53 +89,100 @@ def _chosen_labels(rt: Snapshot, actor: Actor, fields: list[Field],
 def list_page(entity: str):
     rt, ent, actor = readable(entity)
     visible = visibility(rt, actor, entity)
-    args = request.args.to_dict(flat=True)
-    query = filtering.parse(ent, args, visible, time_zone())
+    args = request.args.to_dict(flat=False)
+    query = filtering.parse(ent, request.args, visible, time_zone())
     cols = filtering.columns(ent, visible)
-    problems: list[str] = []
+    notices = list(query.notices)
+    expand = expandable(rt, actor, cols, entity)
+
+    def fetch(q: filtering.ListQuery, where: Any) -> Any:
+        return rt.service.list(actor, entity, filter=where, sort=q.sort, limit=q.per_page,
+                               offset=q.offset, with_total=True, expand=expand)
+
+    where = query.filter
     try:
-        page = rt.service.list(actor, entity, filter=query.filter, sort=query.sort,
-                               limit=query.per_page, offset=query.offset, with_total=True,
-                               expand=expandable(rt, actor, cols, entity))
-    except FilterError as error:
-        problems = list(error.problems)
-        page = rt.service.list(actor, entity, sort=list(ent.list_view.get("sort", ())),
-                               limit=query.per_page, with_total=True,
-                               expand=expandable(rt, actor, cols, entity))
+        page = fetch(query, where)
+    except FilterError:
+        notices.append(filtering.Notice("filter_failed", {}))
+        where = None
+        query = query.on_page(1)
+        page = fetch(query, where)
+    total = page.total or 0
+    pages = max(1, -(-total // query.per_page))
+    if query.page > pages:  # past the end (a stale link, fewer records now): the last page
+        notices.append(filtering.Notice("page_beyond", {"page": query.page, "pages": pages}))
+        query = query.on_page(pages)
+        page = fetch(query, where)
+        total = page.total or 0
+        pages = max(1, -(-total // query.per_page))
     rows = [{"id": r["id"],
              "cells": [short(show(f, r.get(f.name), r.get("_expand", {}).get(f.name)))
                        for f in cols]}
             for r in page.rows]
-    total = page.total or 0
-    pages = max(1, -(-total // query.per_page))
     context = {
         "entity": ent, "columns": cols, "rows": rows, "total": total, "query": query,
-        "pages": pages, "problems": problems,
+        "pages": pages, "notices": [notice_text(ent, n) for n in notices],
         "filters": filtering.filter_fields(ent, visible, query.values),
         "widget_of": filtering.widget_of, "sortable": filtering.sortable,
         "page_sizes": filtering.page_sizes(ent), "args": args,
+        "sort_arg": request.args.get("sort", ""),
         "new_url": endpoint_url("records.new", entity=entity)
         if rt.policy.can(actor, entity, "create") else None,
         "can_update": rt.policy.can(actor, entity, "update") and visible("owner"),
         "can_delete": rt.policy.can(actor, entity, "delete"),
         "url_with": _url_with,
     }
-    context["users"] = active_users(rt) if context["can_update"] else []
+    context["users"] = assignable_users(rt, actor, entity) if context["can_update"] else []
     context["chosen"] = _chosen_labels(rt, actor, context["filters"], query.values)
     context["search_url"] = search_url
     template = "records/_table.html" if request.headers.get("HX-Request") else "records/list.html"
     return render_template(template, **context)
 
 
+def notice_text(entity: Entity, notice: filtering.Notice) -> str:
+    """What a :class:`filtering.Notice` tells the user, in their language."""
+    p = dict(notice.params)
+    if "field" in p:
+        f = filtering.field_of(entity, p["field"])
+        p["label"] = f.label.get(lang()) if f is not None else p["field"]
+    messages = {
+        "unknown_sort": lambda: _("The list can't be sorted by “%(given)s”: there is no such "
+                                  "column. It is shown in its usual order.", given=p["given"]),
+        "unsortable": lambda: _("The list can't be sorted by %(label)s. It is shown in its "
+                                "usual order.", label=p["label"]),
+        "bad_page": lambda: _("“%(given)s” is not a page number; showing page 1.",
+                              given=p["given"]),
+        "bad_per_page": lambda: _("“%(given)s” is not a number of records per page; showing "
+                                  "%(size)d per page.", given=p["given"], size=p["default"]),
+        "page_beyond": lambda: _("There is no page %(page)d: the list has %(pages)d. Showing "
+                                 "the last page.", page=p["page"], pages=p["pages"]),
+        "swapped": lambda: _("%(label)s: the range was given the wrong way round, so it is "
+                             "read as from %(low)s to %(high)s.", label=p["label"],
+                             low=p["low"], high=p["high"]),
+        "unknown_choice": lambda: _("%(label)s has no choice “%(value)s”; it is ignored.",
+                                    label=p["label"], value=p["value"]),
+        "bad_number": lambda: _("%(label)s: “%(value)s” is not a number; it is ignored.",
+                                label=p["label"], value=p["value"]),
+        "bad_date": lambda: _("%(label)s: “%(value)s” is not a date (YYYY-MM-DD); it is "
+                              "ignored.", label=p["label"], value=p["value"]),
+        "bad_id": lambda: _("%(label)s: “%(value)s” is not a record to filter by; it is "
+                            "ignored.", label=p["label"], value=p["value"]),
+        "filter_failed": lambda: _("The filters could not be applied, so every record is "
+                                   "shown. Change or clear them."),
+    }
+    return messages[notice.code]()
+
+
 def _url_with(**changes: Any) -> str:
-    """This list's URL with some parameters changed (``None`` removes one)."""
-    args = request.args.to_dict(flat=True)
+    """This list's URL with some parameters changed (``None`` removes one); repeated
+    parameters (several choices of a filter) are kept."""
+    args = request.args.to_dict(flat=False)
     for key, value in changes.items():
         key = key.replace("__", ".")
         if value is None:
             args.pop(key, None)
         else:
-            args[key] = value
+            args[key] = [value]
     return url_for("records.list", entity=request.view_args["entity"], **args)
 
 

@@ -3,7 +3,9 @@
 ``records.search`` (``/r/<entity>/search?q=&limit=``) returns records the actor may
 read whose display field contains ``q`` (through ``service.list``, so the policy's
 scope applies); ``records.user_search`` (``/r/_users/search?q=``) returns active users
-for user fields and owner transfers. Pages' session only: these are UI helpers, the
+for user fields; ``records.owner_search`` (``/r/<entity>/owners?q=``) returns only
+the active users the actor may give a record of that entity to (the owner pickers).
+Pages' session only: these are UI helpers, the
 REST API is the programs' way in.
 """
 
@@ -15,7 +17,7 @@ from engine import accounts
 from engine.filters import kind_of
 from web.auth import login_required
 from web.records import bp
-from web.records.common import actor_or_401, readable, visibility
+from web.records.common import actor_or_401, assignable_users, readable, visibility
 from web.records.display import show
 from web.records.filtering import field_of
 from web.state import runtime
@@ -39,6 +41,14 @@ def user_search():
     rt = runtime()
     actor_or_401()
     users = accounts.search_users(rt.db, rt.tables, request.args.get("q") or "", _limit())
+    return jsonify([{"id": u["id"], "label": u["label"]} for u in users])
+
+
+@bp.route("/<entity>/owners", endpoint="owner_search")
+@login_required
+def owner_search(entity: str):
+    rt, _, actor = readable(entity)
+    users = assignable_users(rt, actor, entity, request.args.get("q") or "", _limit())
     return jsonify([{"id": u["id"], "label": u["label"]} for u in users])
 
 

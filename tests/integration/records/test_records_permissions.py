@@ -84,14 +84,22 @@ def test_delete_out_of_scope_is_not_found(policed, alice, bob):
     policed.delete(bob, "deal", theirs["id"])
 
 
-def test_a_write_that_leaves_the_actors_scope_is_refused(policed, alice, tables):
-    with pytest.raises(PermissionDenied, match="outside your own scope"):
+def test_giving_a_record_to_someone_out_of_scope_is_an_error_on_the_owner_field(
+        policed, alice, tables):
+    with pytest.raises(ValidationFailed) as info:
         policed.create(alice, "deal", {"title": "gift", "owner": BOB})
-    with pytest.raises(PermissionDenied):
+    assert info.value.codes() == {"owner": ["assignable"]}
+    assert "bob can't be given this record" in str(info.value)
+    with pytest.raises(ValidationFailed) as info:
         policed.bulk_create(alice, "deal", [{"title": "a"}, {"title": "gift", "owner": BOB}])
+    assert [(e.field, e.code, e.row) for e in info.value.errors] == [("owner", "assignable", 1)]
     mine = policed.create(alice, "deal", {"title": "mine"})
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ValidationFailed) as info:
         policed.update(alice, "deal", mine["id"], {"owner": BOB}, version=1)
+    assert info.value.codes() == {"owner": ["assignable"]}
+    with pytest.raises(ValidationFailed) as info:  # an unknown user stays a bad reference
+        policed.update(alice, "deal", mine["id"], {"owner": 424242}, version=1)
+    assert info.value.codes() == {"owner": ["reference"]}
     assert [r["title"] for r in policed.list(alice, "deal").rows] == ["mine"]
     assert count(policed.db, tables.outbox) == 1
 

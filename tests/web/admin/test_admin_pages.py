@@ -89,7 +89,8 @@ def test_invalid_user_is_shown_again_with_the_error(login):
 def test_admin_deactivates_a_user_who_then_cannot_log_in(app, login):
     client = login("admin")
     token = csrf_from(client.get("/admin/users").get_data(as_text=True))
-    response = client.post("/admin/users/sales2/deactivate", data={"csrf_token": token})
+    response = client.post("/admin/users/sales2/deactivate",
+                           data={"csrf_token": token, "confirm": "yes"})
     assert response.status_code == 302
     rt = app.extensions["loom"].current
     sales2 = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == "sales2")
@@ -103,7 +104,7 @@ def test_admin_deactivates_a_user_who_then_cannot_log_in(app, login):
 def test_admin_cannot_deactivate_themselves(app, login):
     client = login("admin")
     token = form_token(client, "/admin/users")
-    client.post("/admin/users/admin/deactivate", data={"csrf_token": token})
+    client.post("/admin/users/admin/deactivate", data={"csrf_token": token, "confirm": "yes"})
     rt = app.extensions["loom"].current
     admin = next(u for u in accounts.list_users(rt.db, rt.tables) if u["username"] == "admin")
     assert admin["active"]

@@ -123,7 +123,7 @@ def test_a_bad_filter_goes_back_to_the_list_with_the_reason(app, login):
     response = client.get("/r/deal/export.csv?f.amount.from=lots")
     assert response.status_code == 302
     message = alert(client.get(response.headers["Location"]).get_data(as_text=True), "danger")
-    assert "amount" in message
+    assert "金额" in message and "lots" in message  # the field's label, in the user's language
 
 
 def test_export_needs_a_login_and_read_permission(app, login):
