@@ -728,6 +728,82 @@ def run_nested(ctx: RunContext, name: str) -> dict[str, Any]:
     return {"outcome": f"ran workflow {name!r}"}
 
 
+# -- the public pool ---------------------------------------------------------------
+
+POOL_ENTITY, POOLS = "account", "customer_pool"
+
+
+@dataclass(frozen=True)
+class PoolArgs:
+    pool: str | None      # a pool's name (its display field), None: the record's own pool
+    reason: Text | None
+
+
+def _pool_args(check: Any, args: Any, *, needs_pool: bool) -> PoolArgs | None:
+    allowed = {"pool", "reason"} if not needs_pool else {"pool"}
+    if not _only(check, args, allowed, {"pool"} if needs_pool else set()):
+        return None
+    if check.entity.name != POOL_ENTITY or not check.model.has_entity(POOLS):
+        check.error(f"pool actions work on {POOL_ENTITY} records, whose 'pool' points at "
+                    f"{POOLS}")
+        return None
+    pool = args.get("pool")
+    if pool is not None and (not isinstance(pool, str) or not pool.strip()):
+        check.error("pool names a public pool (its name)", "pool")
+    reason = check_template(check, args["reason"], "reason") if "reason" in args else None
+    return PoolArgs(pool, reason)
+
+
+def _pool_id(ctx: RunContext, name: str | None) -> int | None:
+    if name is None:
+        return None
+    entity = ctx.snapshot.model.entity(POOLS)
+    table = ctx.snapshot.tables.entity(POOLS)
+    found = ctx.unit.connection().execute(sa.select(table.c.id).where(
+        table.c[entity.display_field] == name)).scalar()
+    if found is None:
+        raise ActionFailed(f"there is no public pool named {name!r}")
+    return found
+
+
+class ReturnToPool(Action):
+    name = "return_to_pool"
+    summary = "return a customer to its public pool (or another): owner cleared, previous owner kept"
+
+    def check(self, check: Any, args: Any) -> Any:
+        return _pool_args(check, args, needs_pool=False)
+
+    def run(self, ctx: RunContext, args: PoolArgs) -> dict[str, Any]:
+        from engine.automation import pool
+
+        reason = render(ctx, args.reason) if args.reason else None
+        text_reason = None
+        if reason:
+            en, zh = reason.get("en", ""), reason.get("zh-CN", "")
+            text_reason = en if not zh or zh == en else f"{en} / {zh}"
+        previous = ctx.record.get("owner")
+        ctx.record = dict(pool.return_to_pool(ctx.unit, ctx.record_id, reason=text_reason,
+                                              pool_id=_pool_id(ctx, args.pool)))
+        if previous is None:
+            return {"outcome": "already in the pool"}
+        return {"outcome": f"returned to the pool (previous owner: user {previous})"}
+
+
+class MoveToPool(Action):
+    name = "move_to_pool"
+    summary = "move a customer to another public pool"
+
+    def check(self, check: Any, args: Any) -> Any:
+        return _pool_args(check, args, needs_pool=True)
+
+    def run(self, ctx: RunContext, args: PoolArgs) -> dict[str, Any]:
+        from engine.automation import pool
+
+        target = _pool_id(ctx, args.pool)
+        ctx.record = dict(pool.move_to_pool(ctx.unit, ctx.record_id, target))
+        return {"outcome": f"moved to pool {args.pool!r}"}
+
+
 for _action in (SetFields(), CreateRecord(), UpdateRelated(), AssignOwner(), Notify(), Webhook(),
-                RunWorkflow()):
+                RunWorkflow(), ReturnToPool(), MoveToPool()):
     register(_action)

@@ -152,7 +152,13 @@ def _date(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
 def _unchanged(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Table,
                where: list[Any], now: dt.datetime, limit: int) -> list[tuple[int, str]]:
     trigger = workflow.trigger
-    since = sa.func.coalesce(table.c[trigger.field], table.c.created_at)
+    columns = [sa.func.coalesce(table.c[name], table.c.created_at) for name in trigger.field]
+    if len(columns) == 1:
+        since = columns[0]
+    elif conn.dialect.name == "postgresql":
+        since = sa.func.greatest(*columns)
+    else:  # SQLite: max() with several arguments is the scalar maximum
+        since = sa.func.max(*columns)
     instant = utc_naive(now)
     if trigger.days_from is None:
         cutoff: Any = since < instant - dt.timedelta(days=trigger.days)

@@ -47,7 +47,8 @@ class Trigger:
     """What starts a run (see the metaschema for each type's keys)."""
 
     type: str
-    field: str | None = None
+    #: field_changed, date: one field name; inactivity: a tuple of names (the latest counts).
+    field: Any = None
     from_values: tuple[Any, ...] | None = None
     to_values: tuple[Any, ...] | None = None
     #: date: the fire time is the field's value plus this (negative: before).
@@ -311,6 +312,9 @@ def _trigger(check: Checker, data: Mapping[str, Any], model: CompiledModel,
     if "filter" in data:
         _check_filter(check.at("filter"), model, entity.name, data["filter"])
         values["filter"] = freeze(data["filter"])
+    if kind not in ("inactivity",) and isinstance(data.get("field"), list):
+        check.error(f"a {kind} trigger watches one field", "field")
+        return None
     if kind == "field_changed":
         if "field" not in data:
             check.error("a field_changed trigger needs 'field'", code="required")
@@ -363,10 +367,12 @@ def _inactivity(check: Checker, data: Mapping[str, Any], model: CompiledModel, e
     if ("days" in data) == ("days_from" in data):
         check.error("an inactivity trigger needs exactly one of 'days' and 'days_from'",
                     code="required")
-    if "field" in data:
-        f = check.field(entity, data["field"], "field")
-        if f is not None and f != "owner" and f.type.name not in DATE_TYPES:
-            check.error(f"field {data['field']!r} is not a date or datetime field", "field")
+    fields = data.get("field")
+    for i, name in enumerate([fields] if isinstance(fields, str) else fields or []):
+        sub = ("field",) if isinstance(fields, str) else ("field", i)
+        f = check.field(entity, name, *sub)
+        if f is not None and (f == "owner" or f.type.name not in DATE_TYPES):
+            check.error(f"field {name!r} is not a date or datetime field", *sub)
     if "related" in data:
         related = check.target(data["related"], "related")
         via = data.get("via")
@@ -389,7 +395,8 @@ def _inactivity(check: Checker, data: Mapping[str, Any], model: CompiledModel, e
             if f is not None and (f == "owner" or f.type.cel_type(f) != "int"):
                 check.error(f"{data['days_from']!r} is not a whole-number field", "days_from")
         values["days_from"] = (head, tail)
-    values.update(field=data.get("field"), related=data.get("related"), via=data.get("via"),
+    values.update(field=tuple([fields] if isinstance(fields, str) else fields)
+                  if fields else None, related=data.get("related"), via=data.get("via"),
                   days=data.get("days"))
 
 
