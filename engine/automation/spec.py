@@ -217,6 +217,7 @@ class Checker:
 
 def compile_workflows(step: CompileInput) -> Mapping[str, Workflow]:
     """The compile step of ``workflow`` documents (see :mod:`engine.spec.kinds`)."""
+    from engine.automation import approvals  # noqa: F401  (registers start_approval)
     from engine.automation.actions import ACTIONS  # the actions' registry (same layer)
 
     entities: Mapping[str, Entity] = step.built["entities"]

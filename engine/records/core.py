@@ -59,6 +59,25 @@ class RecordCore:
         return self.plans[entity]
 
     @property
+    def approval_entities(self) -> frozenset[str]:
+        """Entities some workflow may start an approval on (their updates check its locks).
+
+        Read from the compiled workflows as data (actions of kind ``start_approval``
+        name their entity); computed once per model.
+        """
+        cached = getattr(self, "_approval_entities", None)
+        if cached is None or cached[0] is not self.model:
+            try:
+                workflows = self.model.part("workflows").values()
+            except KeyError:
+                workflows = ()
+            found = frozenset(w.entity for w in workflows
+                              for a in w.actions if a.kind == "start_approval")
+            cached = (self.model, found)
+            self._approval_entities = cached
+        return cached[1]
+
+    @property
     def event_tables(self) -> EventTables:
         return EventTables(self.tables.audit, self.tables.outbox)
 

@@ -188,3 +188,29 @@ def owners(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.Table,
     if read - OWNER_COLUMNS:
         return None
     return users.c.id.in_(sa.select(candidate.c.id).where(scope))
+
+
+#: A pending approval: the record service refuses changes to the fields it locks.
+PENDING = "pending"
+
+
+def check_approval_lock(conn: sa.Connection, tables: Any, entity: str, record_id: int,
+                        changed: set[str], errors: list[Any]) -> None:
+    """Add an error per changed field that a pending approval of the record locks.
+
+    Approvals (``loom_approvals``, started by a workflow's ``start_approval`` action) list
+    the fields they lock; the decision itself marks the approval decided before it writes
+    the record, in the same transaction, so it passes. No index lookup happens for an
+    entity whose records never had an approval (the common case costs one indexed probe).
+    """
+    from engine.records.errors import FieldError, text
+
+    approvals = tables.approvals
+    rows = conn.execute(sa.select(approvals.c.locked).where(
+        approvals.c.entity == entity, approvals.c.record_id == record_id,
+        approvals.c.status == PENDING)).scalars().all()
+    locked = {name for row in rows for name in (row or ())}
+    for name in sorted(changed & locked):
+        errors.append(FieldError(name, "locked", text(
+            "can't be changed while the record waits for approval",
+            "记录审批中，不能修改此字段")))

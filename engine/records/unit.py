@@ -301,6 +301,9 @@ class Unit:
             writable = {n: a for n, a in denied.items() if n not in pool.fields or a == HIDDEN}
         record, changes = validate_update(plan, old, values, denied=writable, errors=errors,
                                           warnings=warnings)
+        if changes and entity in core.approval_entities:
+            rights.check_approval_lock(conn, core.tables, entity, record_id, set(changes),
+                                       errors)
         if pool is not None and not errors:
             # The fields asked for (formulas and followed defaults derive from them).
             rights.check_pool_result(entity, actor, pool, record, set(values))

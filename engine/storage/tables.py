@@ -42,9 +42,10 @@ TOKENS = "loom_tokens"
 LOGIN_ATTEMPTS = "loom_login_attempts"
 WORKFLOW_RUNS = "loom_workflow_runs"
 NOTIFICATIONS = "loom_notifications"
+APPROVALS = "loom_approvals"
 SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE, CREDENTIALS,
                  USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS, WORKFLOW_RUNS,
-                 NOTIFICATIONS)
+                 NOTIFICATIONS, APPROVALS)
 
 #: ``on_delete`` of a relation -> the SQL action.
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -200,6 +201,25 @@ def _automation_tables(metadata: sa.MetaData) -> None:
         sa.Column("run_id", sa.BigInteger(), nullable=True),
         sa.Column("read_at", sa.DateTime(), nullable=True),
         sa.Index(None, "user_id", "read_at", "id"),
+    )
+    sa.Table(
+        APPROVALS, metadata, _id_column(),
+        # The workflow that asked for it and its run (the cause of the decision's writes).
+        sa.Column("workflow", sa.String(63), nullable=False),
+        sa.Column("run_id", sa.BigInteger(), nullable=True),
+        sa.Column("entity", sa.String(63), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        # pending, approved, rejected
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("approver_ids", sa.JSON(), nullable=False),
+        # Fields the record service refuses to change while the approval is pending.
+        sa.Column("locked", sa.JSON(), nullable=False),
+        sa.Column("requested_by", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("decided_by", sa.BigInteger(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Index(None, "entity", "record_id", "status"),
     )
 
 
@@ -393,6 +413,10 @@ class ModelTables:
     @property
     def notifications(self) -> sa.Table:
         return self.metadata.tables[NOTIFICATIONS]
+
+    @property
+    def approvals(self) -> sa.Table:
+        return self.metadata.tables[APPROVALS]
 
 
 def build_tables(model: CompiledModel) -> ModelTables:
