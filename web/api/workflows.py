@@ -51,7 +51,30 @@ def record_runs(entity: str, record_id: int) -> Response:
     return jsonify({"data": [_run_json(r) for r in rows]})
 
 
+def decide_approval(approval_id: int, verdict: str) -> Response:
+    from engine.automation.approvals import ApprovalRefused, decide
+
+    if verdict not in ("approve", "reject"):
+        return problem(404, "Not found", slug="not-found", detail=f"no action {verdict!r}")
+    body = request.get_json(silent=True) if request.data else {}
+    if body is None or not isinstance(body, dict) or set(body) - {"comment"} or not (
+            body.get("comment") is None or isinstance(body.get("comment"), str)):
+        return problem(400, "Bad request", slug="bad-request",
+                       detail='send {"comment": "..."} (optional) as JSON')
+    snapshot = runtime()
+    try:
+        result = decide(snapshot, current_actor(), approval_id, approve=verdict == "approve",
+                        comment=body.get("comment"))
+    except ApprovalRefused as exc:
+        return problem(exc.status, "Approval refused", slug="approval",
+                       detail=exc.message.get(actor_lang()))
+    return jsonify({"id": result["id"], "status": result["status"],
+                    "record_id": result["record"]["id"]})
+
+
 def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/approvals/<int:approval_id>/<verdict>", "decide_approval",
+                    decide_approval, methods=["POST"])
     bp.add_url_rule("/<entity>/<int:record_id>/workflows/<name>", "run_workflow", run_workflow,
                     methods=["POST"])
     bp.add_url_rule("/<entity>/<int:record_id>/runs", "record_runs", record_runs, methods=["GET"])

@@ -16,6 +16,7 @@ from typing import Any
 from flask import render_template
 from flask_babel import gettext as _
 
+from engine.automation import approvals
 from engine.automation.runs import list_runs, manual_workflows
 from engine.filters import kind_of
 from engine.model import Entity, Field
@@ -168,6 +169,16 @@ def _history(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[di
     return out
 
 
+def _approval(rt: Snapshot, actor: Actor, entity: str, record_id: int) -> dict[str, Any] | None:
+    """The record's pending approval, with whether the actor may decide it."""
+    pending = approvals.pending_for(rt, entity, record_id)
+    if pending is None:
+        return None
+    users = user_labels(rt, pending["approver_ids"])
+    return {**pending, "may_decide": approvals.may_decide(rt, actor, pending),
+            "approvers": [users.get(u, str(u)) for u in pending["approver_ids"]]}
+
+
 @bp.route("/<entity>/<int:id>", endpoint="detail")
 @login_required
 def detail(entity: str, id: int):
@@ -198,6 +209,7 @@ def detail(entity: str, id: int):
     return render_template(
         "records/detail.html", entity=ent, record=record,
         workflows=manual_workflows(rt, actor, entity, record),
+        approval=_approval(rt, actor, entity, id),
         runs=list_runs(rt, entity=entity, record_id=id, limit=RUNS_SHOWN), sections=sections, values=values,
         system=system, title=(title.text if title else "") or f"#{id}",
         related=_related(rt, actor, ent, id), history=_history(rt, actor, ent, id),
