@@ -290,6 +290,11 @@ def demo(obj: Context, scale: float, fresh: bool) -> None:
         counts = _seed(obj, scale, 20260101, quiet=False)
         click.echo("seeded:")
         _print_counts(counts)
+        from engine.demo.today import seed_today
+
+        if seed_today(obj.service, obj.runtime.actor):
+            click.echo("today: a visit in 40 minutes, a qualified lead and a contract waiting "
+                       "for approval (sales1, manager)")
     click.secho(f"done in {time.monotonic() - started:.1f} s; database: {obj.config.database_url}",
                 fg="green")
 

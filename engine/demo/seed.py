@@ -88,4 +88,19 @@ def seed_demo(service: RecordService, *, scale: float = 1.0, seed: int = DEFAULT
         bar.refresh()
     finally:
         bar.close()
+    _history_delivered(service)
     return {entity: demo.counts.get(entity, 0) for entity, _ in STEPS}
+
+
+def _history_delivered(service: RecordService) -> None:
+    """The demo's records are its history, not news: their outbox events are marked
+    delivered, so workflows react to what happens from now on (a won deal, a new lead),
+    while the scheduler still finds what is due in the data (visits, expiring contracts,
+    customers nobody followed up)."""
+    import sqlalchemy as sa
+
+    outbox = service.tables.outbox
+    _, at = service.now()
+    with service.db.write() as conn:
+        conn.execute(sa.update(outbox).where(outbox.c.delivered_at.is_(None))
+                     .values(delivered_at=at))
