@@ -70,6 +70,8 @@ def deliver(snapshot: Any, outbox_id: int) -> str:
         row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
     if row is None:
         return "missing"
+    if row.delivered_at is not None:
+        return "already delivered"
     payload = row.payload or {}
     try:
         if row.event == WEBHOOK_EVENT:
@@ -97,8 +99,16 @@ def deliver(snapshot: Any, outbox_id: int) -> str:
         _failed(snapshot, row, f"{type(exc).__name__}: {exc}", MAIL_ATTEMPTS)
         return "failed"
     del attempts_allowed
+    outbox_done(snapshot, row.id)
     _note(snapshot, row, outcome)
     return "delivered"
+
+
+def outbox_done(snapshot: Any, outbox_id: int) -> None:
+    outbox = snapshot.tables.outbox
+    with snapshot.db.write() as conn:
+        conn.execute(sa.update(outbox).where(outbox.c.id == outbox_id).values(
+            delivered_at=utc_naive(snapshot.clock.now()), available_at=None))
 
 
 def _mail(snapshot: Any, payload: dict[str, Any]) -> str:
@@ -130,6 +140,9 @@ def _failed(snapshot: Any, row: Any, error: str, allowed: int) -> None:
             delay = BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
             conn.execute(sa.update(outbox).where(outbox.c.id == row.id).values(
                 delivered_at=None, available_at=utc_naive(now + dt.timedelta(seconds=delay))))
+        else:  # given up: the row is done (the run's outcomes say how it failed)
+            conn.execute(sa.update(outbox).where(outbox.c.id == row.id).values(
+                delivered_at=utc_naive(now), available_at=None))
     _note(snapshot, row, f"{error}" + (f" (attempt {row.attempts} of {allowed}; will retry)"
                                        if again else f" (attempt {row.attempts}; gave up)"),
           failed=True)

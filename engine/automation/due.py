@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from engine.automation.relay import Enqueue, Job
 from engine.automation.runner import (
     FAILED,
+    LOST_AFTER,
     QUEUED,
     RUNNING,
     STALE_AFTER,
@@ -54,6 +55,8 @@ CATCH_UP = dt.timedelta(days=1)
 CRON_CATCH_UP = dt.timedelta(hours=1)
 #: Firings one workflow adds per call (the rest come at the next call).
 FIRINGS_PER_CALL = 5000
+#: Candidate records one due query reads at a time.
+PAGE = 1000
 
 
 def fire_due(snapshot: Any, enqueue: Enqueue, *, limit: int = FIRINGS_PER_CALL) -> int:
@@ -67,40 +70,50 @@ def fire_due(snapshot: Any, enqueue: Enqueue, *, limit: int = FIRINGS_PER_CALL) 
 
 def fire_workflow(snapshot: Any, workflow: Workflow, enqueue: Enqueue, *,
                   limit: int = FIRINGS_PER_CALL) -> int:
+    """Insert and enqueue the firings of ``workflow`` due now (at most ``limit``).
+
+    Candidates come in pages in id order; those already fired (their run row exists) are
+    skipped, so a workflow with more due records than ``limit`` gets to the rest at the
+    next calls instead of looking at the same first page again.
+    """
     now = snapshot.clock.now()
     at = utc_naive(now)
     runs = snapshot.tables.workflow_runs
+    jobs: list[Job] = []
     with snapshot.db.write() as conn:
-        firings = list(due_firings(snapshot, conn, workflow, now, limit=limit))
-        if not firings:
-            return 0
-        keys = [f"due:{record_id}:{period}" for record_id, period in firings]
-        seen: set[str] = set()
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start:start + 1000]
-            seen.update(conn.execute(sa.select(runs.c.key).where(
-                runs.c.workflow == workflow.name, runs.c.key.in_(chunk))).scalars())
-        jobs: list[Job] = []
-        for (record_id, _period), key in zip(firings, keys):
-            if key in seen:
-                continue
-            run_id = insert_run(conn, snapshot.tables, workflow=workflow.name, key=key,
-                                entity=workflow.entity, record_id=record_id,
-                                trigger=workflow.trigger.type, at=at, depth=1)
-            if run_id is not None:
-                jobs.append(("run", run_id))
+        after = 0
+        while len(jobs) < limit:
+            firings = list(due_firings(snapshot, conn, workflow, now, limit=PAGE,
+                                       after_id=after))
+            if not firings:
+                break
+            after = firings[-1][0]
+            keys = [f"due:{record_id}:{period}" for record_id, period in firings]
+            seen = set(conn.execute(sa.select(runs.c.key).where(
+                runs.c.workflow == workflow.name, runs.c.key.in_(keys))).scalars())
+            for (record_id, _period), key in zip(firings, keys):
+                if key in seen or len(jobs) >= limit:
+                    continue
+                run_id = insert_run(conn, snapshot.tables, workflow=workflow.name, key=key,
+                                    entity=workflow.entity, record_id=record_id,
+                                    trigger=workflow.trigger.type, at=at, depth=1)
+                if run_id is not None:
+                    jobs.append(("run", run_id))
+            if len(firings) < PAGE:
+                break
         if jobs:
             enqueue(jobs)
     return len(jobs)
 
 
 def due_firings(snapshot: Any, conn: sa.Connection, workflow: Workflow, now: dt.datetime, *,
-                limit: int = FIRINGS_PER_CALL) -> Iterable[tuple[int, str]]:
-    """(record id, period) of each firing of ``workflow`` due at ``now``."""
+                limit: int = FIRINGS_PER_CALL, after_id: int = 0) -> Iterable[tuple[int, str]]:
+    """(record id, period) of each firing of ``workflow`` due at ``now``, in id order
+    from ``after_id`` on."""
     trigger = workflow.trigger
     service = snapshot.service
     table = service.tables.entity(workflow.entity)
-    where: list[Any] = []
+    where: list[Any] = [table.c.id > after_id]
     if trigger.filter:
         clause = FilterCompiler(service.model, service.tables, clock=service.clock).where(
             workflow.entity, thaw(trigger.filter))
@@ -143,7 +156,7 @@ def _date(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
         else:
             window = sa.and_(column <= latest, column > latest - CATCH_UP)
     rows = conn.execute(sa.select(table.c.id, column).where(window, *where)
-                        .order_by(column, table.c.id).limit(limit)).all()
+                        .order_by(table.c.id).limit(limit)).all()
     plan = snapshot.service.plan(workflow.entity)
     convert = plan.from_db.get(trigger.field)
     return [(row[0], _period(convert(row[1]) if convert else row[1])) for row in rows]
@@ -210,7 +223,8 @@ def _cron(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
 
 
 def retry_due(snapshot: Any, enqueue: Enqueue) -> int:
-    """Enqueue failed runs whose backoff passed, and runs whose worker died mid-run."""
+    """Enqueue failed runs whose backoff passed, runs whose worker died mid-run, and runs
+    whose job was lost before it started."""
     runs = snapshot.tables.workflow_runs
     at = utc_naive(snapshot.clock.now())
     with snapshot.db.write() as conn:
@@ -218,6 +232,7 @@ def retry_due(snapshot: Any, enqueue: Enqueue) -> int:
             sa.and_(runs.c.status == FAILED, runs.c.next_attempt_at.is_not(None),
                     runs.c.next_attempt_at <= at),
             sa.and_(runs.c.status == RUNNING, runs.c.started_at < at - STALE_AFTER),
+            sa.and_(runs.c.status == QUEUED, runs.c.created_at < at - LOST_AFTER),
         )).order_by(runs.c.id).limit(1000)).scalars())
         if not ids:
             return 0

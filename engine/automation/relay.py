@@ -12,8 +12,9 @@ ONE transaction:
   id>``): a redelivered event finds its rows and adds nothing. An event whose causal depth
   already reached :data:`~.runner.MAX_DEPTH` gets a ``stopped`` run with the reason;
 - for each delivery event (an e-mail or webhook an action asked for), a delivery job;
-- enqueues the jobs (deterministic job ids ``loom-run-<id>``, ``loom-delivery-<id>``),
-  then marks the rows delivered, then commits.
+- enqueues the jobs (deterministic job ids ``loom-run-<id>``, ``loom-deliver-<id>``),
+  then marks the event rows delivered and leases the delivery rows (the delivery job marks
+  them delivered once sent: at least once), then commits.
 
 If Redis is down, enqueueing raises, the transaction rolls back and the rows wait for the
 next call: nothing is lost. If the commit fails after the jobs were enqueued, the jobs
@@ -43,6 +44,9 @@ from engine.automation.spec import Workflow
 #: Outbox rows one relay call takes.
 BATCH = 500
 DELIVERIES = (MAIL_EVENT, WEBHOOK_EVENT)
+#: How long a delivery handed to a job is not handed out again (longer than any webhook
+#: timeout): a delivery whose job was lost goes out again after it.
+DELIVERY_LEASE = dt.timedelta(minutes=5)
 
 #: A job to enqueue: ("run", run id) or ("deliver", outbox id).
 Job = tuple[str, int]
@@ -93,8 +97,16 @@ def relay(snapshot: Any, enqueue: Enqueue, *, limit: int = BATCH) -> int:
             jobs.extend(_runs_for(conn, tables, row, kind, workflows, at))
         if jobs:
             enqueue(jobs)
-        conn.execute(sa.update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(
-            delivered_at=at, attempts=outbox.c.attempts + 1))
+        events = [r.id for r in rows if r.event not in DELIVERIES]
+        deliveries = [r.id for r in rows if r.event in DELIVERIES]
+        if events:
+            conn.execute(sa.update(outbox).where(outbox.c.id.in_(events)).values(
+                delivered_at=at, attempts=outbox.c.attempts + 1))
+        if deliveries:
+            # Leased, not delivered: the delivery job marks the row delivered when it has
+            # sent it; a job that is lost leaves the row to be handed out again.
+            conn.execute(sa.update(outbox).where(outbox.c.id.in_(deliveries)).values(
+                available_at=utc_naive(now + DELIVERY_LEASE), attempts=outbox.c.attempts + 1))
     return len(rows)
 
 

@@ -50,6 +50,12 @@ FINAL = (SUCCEEDED, SKIPPED, STOPPED)
 BACKOFF = (10, 60, 300, 900)
 #: A run ``running`` for longer than this lost its worker: it is enqueued again.
 STALE_AFTER = dt.timedelta(minutes=10)
+#: A run ``queued`` for longer than this lost its job (Redis lost it, or the job ran before
+#: the run's row was committed): it is enqueued again (running it twice does nothing).
+LOST_AFTER = dt.timedelta(minutes=5)
+#: Seconds a job waits for its run's row to be committed before it gives up (the sweep
+#: of :data:`LOST_AFTER` enqueues it again).
+MISSING_WAITS = (0.05, 0.2, 0.5, 0.0)
 
 
 class _Finished(Exception):
@@ -99,15 +105,26 @@ def execute(snapshot: Any, run_id: int) -> Outcome:
     clock = snapshot.clock
     started = time.perf_counter()
     now = clock.now()
-    with snapshot.db.write() as conn:
-        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-        if row is None:
-            return Outcome(run_id, "missing", "no such run")
-        if row.status in FINAL:
-            return Outcome(run_id, row.status)
-        conn.execute(sa.update(runs).where(runs.c.id == run_id).values(
-            status=RUNNING, attempts=runs.c.attempts + 1, started_at=utc_naive(now),
-            next_attempt_at=None))
+    row = None
+    for wait in MISSING_WAITS:
+        with snapshot.db.write() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is not None:
+                if row.status in FINAL:
+                    return Outcome(run_id, row.status)
+                # Only an unfinished run becomes running: an execution that waited here
+                # while another one finished it leaves without doing anything.
+                taken = conn.execute(sa.update(runs).where(
+                    runs.c.id == run_id, runs.c.status.not_in(FINAL)).values(
+                    status=RUNNING, attempts=runs.c.attempts + 1, started_at=utc_naive(now),
+                    next_attempt_at=None)).rowcount
+                if taken != 1:
+                    return Outcome(run_id, "duplicate")
+                break
+        # The relay enqueues just before it commits: a fast worker may look too early.
+        time.sleep(wait)
+    if row is None:
+        return Outcome(run_id, "missing", "no such run")
     workflow = workflows_of(snapshot.model).get(row.workflow)
     if workflow is None or not workflow.active:
         why = "no longer declared" if workflow is None else "not active"

@@ -18,6 +18,7 @@ Pure: no database, no Flask, no Redis.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -247,6 +248,8 @@ def compile_workflows(step: CompileInput) -> Mapping[str, Workflow]:
         before = len(step.errors)
         check = Checker(doc, (), model, entity, env, step.errors, step, name, broken)
         trigger = _trigger(check.at("trigger"), data["trigger"], model, entity)
+        if trigger is not None and trigger.type == MANUAL and trigger.label is None:
+            trigger = dataclasses.replace(trigger, label=Text.of(data["label"]))
         condition = (check.expression(data["condition"], "bool", "condition")
                      if "condition" in data else None)
         actions = []
@@ -350,7 +353,7 @@ def _trigger(check: Checker, data: Mapping[str, Any], model: CompiledModel,
                 check.error(f"{data['cron']!r} is not a valid five-field cron string "
                             "(minute hour day-of-month month day-of-week)", "cron", code="cron")
     elif kind == MANUAL:
-        values["label"] = Text.of(data.get("label"), entity.label.get("en"))
+        values["label"] = Text.of(data["label"]) if "label" in data else None
         values["roles"] = tuple(data.get("roles", ()))
         values["bulk"] = bool(data.get("bulk", False))
         if "visible_if" in data:
@@ -385,6 +388,9 @@ def _inactivity(check: Checker, data: Mapping[str, Any], model: CompiledModel, e
             if f is not None and (f == "owner" or f.target != entity.name):
                 check.error(f"field {via!r} of {related.name!r} does not point at {entity.name!r}",
                             "via")
+    if "days_from" in data and "related" in data:
+        check.error("days_from reads the days from a related record for 'field'; with "
+                    "'related', give 'days'", "days_from")
     if "days_from" in data:
         head, _, tail = data["days_from"].partition(".")
         relation = check.field(entity, head, "days_from")

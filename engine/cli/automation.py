@@ -37,10 +37,27 @@ def _queue(url: str | None) -> tuple[Any, Any]:
 def worker(obj: Context, burst: bool, scheduler_interval: float) -> None:
     """Run workflows: relay the outbox to rq, fire due triggers, work the queue
     (LOOM_REDIS_URL names the shared Redis)."""
-    from engine.automation.worker import Automation
+    import datetime as dt
 
-    queue, server = _queue(os.environ.get("LOOM_REDIS_URL"))
-    automation = Automation(obj.runtime, queue, scheduler_interval=scheduler_interval)
+    import redis
+
+    from engine.automation.worker import OUTBOX_RETENTION, Automation
+
+    retention = OUTBOX_RETENTION
+    days = os.environ.get("LOOM_OUTBOX_RETENTION_DAYS")
+    if days:
+        try:
+            retention = dt.timedelta(days=float(days))
+        except ValueError:
+            fail(f"LOOM_OUTBOX_RETENTION_DAYS must be a number of days, not {days!r}", 2)
+    url = os.environ.get("LOOM_REDIS_URL")
+    queue, server = _queue(url)
+    try:
+        queue.connection.ping()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        fail(f"cannot reach Redis at {url}: {exc}", 4)
+    automation = Automation(obj.runtime, queue, scheduler_interval=scheduler_interval,
+                            outbox_retention=retention)
     signal.signal(signal.SIGTERM, lambda *_: automation.stop())
     try:
         done = automation.run(burst=burst)

@@ -44,5 +44,6 @@ def retry_run(run_id: int):  # noqa: ANN201
     if retry(runtime(), run_id):
         flash(_("Run %(id)s will run again at the worker's next turn.", id=run_id), "success")
     else:
-        flash(_("Run %(id)s did not fail, so it can't be retried.", id=run_id), "warning")
+        flash(_("Run %(id)s neither failed nor stopped, so it can't be retried.", id=run_id),
+              "warning")
     return redirect(request.referrer or url_for("admin.runs"))

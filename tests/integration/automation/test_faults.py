@@ -270,3 +270,81 @@ def test_a_hanging_webhook_times_out_and_is_retried(database, tmp_path, hook_ser
     crm.work()
     (run,) = crm.runs()
     assert ": 200" in run.actions[-1]["outcome"] and len(handler.received) == 2
+
+
+def test_two_executions_of_one_run_at_once_act_once(database, tmp_path):
+    from engine.automation.runner import execute
+
+    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
+    add_user(crm, "sam", team="East")
+    sam = crm.user("sam")
+    deal = _deal(crm, sam)
+    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    relay(crm.snapshot, lambda jobs: None)
+    (run,) = crm.runs()
+    outcomes: list = []
+    threads = [threading.Thread(target=lambda: outcomes.append(execute(crm.snapshot, run.id)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.status for o in outcomes) in (["duplicate", "succeeded"],
+                                                  ["succeeded", "succeeded"])
+    assert crm.rows("deal")[0]["version"] == 3
+    audit = crm.snapshot.tables.audit
+    with crm.snapshot.db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).where(
+            audit.c.cause_kind == "workflow")).scalar() == 1
+
+
+def test_a_run_whose_job_was_lost_before_it_started_runs_later(database, tmp_path):
+    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
+    add_user(crm, "sam", team="East")
+    sam = crm.user("sam")
+    deal = _deal(crm, sam)
+    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    relay(crm.snapshot, lambda jobs: None)       # the job never reached a worker
+    crm.work()
+    assert crm.runs()[0].status == "queued"
+    crm.clock.advance(minutes=6)
+    crm.work()
+    assert crm.runs()[0].status == "succeeded"
+    assert crm.rows("deal")[0]["next_step"] == "call Big"
+
+
+def test_a_delivery_whose_job_was_lost_is_sent_later(database, tmp_path, hook_server,
+                                                      monkeypatch):
+    server, handler = hook_server
+    monkeypatch.setenv("LOOM_TEST_HOOK_SECRET", "s3cret")
+    crm = make_crm(database, tmp_path, {"hook.yaml": _webhook(server.server_port)})
+    add_user(crm, "sam", team="East")
+    sam = crm.user("sam")
+    deal = _deal(crm, sam)
+    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm.work()                                   # the run wrote the webhook's outbox row
+    assert len(handler.received) == 1
+    handler.received.clear()
+    outbox = crm.snapshot.tables.outbox
+    with crm.snapshot.db.write() as conn:        # as if that delivery's job had been lost
+        conn.execute(sa.update(outbox).where(outbox.c.event == "automation.webhook")
+                     .values(delivered_at=None, available_at=None))
+    relay(crm.snapshot, lambda jobs: None)
+    crm.work()
+    assert handler.received == []                # leased: not handed out again yet
+    crm.clock.advance(minutes=6)
+    crm.work()
+    assert len(handler.received) == 1
+
+
+def test_a_schedule_over_more_records_than_one_call_takes_fires_them_all(database, tmp_path):
+    crm = make_crm(database, tmp_path, {"nightly.yaml": SCHEDULED})
+    add_user(crm, "sam", team="East")
+    sam = crm.user("sam")
+    for i in range(5):
+        crm.service.create(sam, "account", {"name": f"A{i}", "level": "A"})
+    crm.clock.advance(hours=17, minutes=10)
+    (workflow,) = [w for w in crm.snapshot.model.part("workflows").values()]
+    fired = [due.fire_workflow(crm.snapshot, workflow, crm.queue.enqueue, limit=2)
+             for _ in range(4)]
+    assert fired == [2, 2, 1, 0]
