@@ -158,3 +158,43 @@ def test_a_failing_conversion_writes_nothing(crm):
     assert outcome.status == "failed" and "name" in outcome.error
     assert crm.rows("account") == [] and crm.rows("contact") == []
     assert crm.rows("lead")[0]["status"] == "qualified"
+
+
+def test_the_visit_reminder_also_arrives_by_e_mail(crm, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from test_notification_mail import Inbox, _free_port
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        monkeypatch.setenv("LOOM_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("LOOM_SMTP_PORT", str(controller.port))
+        monkeypatch.setenv("LOOM_SMTP_FROM", "Loom CRM <crm@example.com>")
+        sam = crm.user("sam")
+        account = crm.service.create(sam, "account", {"name": "Acme"})
+        due = crm.clock.now() + dt.timedelta(minutes=20)
+        crm.service.create(sam, "activity", {"kind": "visit", "subject": "Visit Acme",
+                                             "account": account["id"], "due_at": due.isoformat()})
+        crm.work()
+        assert [e.rcpt_tos for e in inbox.envelopes] == [["sam@example.com"]]
+        assert "Visit Acme" in inbox.message()["Subject"]
+        reminder = [r for r in crm.runs("visit_reminder")][0]
+        assert any(a.get("action") == "e-mail delivery" and "sent to 1" in a["outcome"]
+                   for a in reminder.actions)
+    finally:
+        controller.stop()
+
+
+def test_delivered_outbox_rows_are_pruned_after_the_retention(crm):
+    sam = crm.user("sam")
+    crm.service.create(sam, "account", {"name": "Acme"})
+    crm.work()
+    outbox = crm.snapshot.tables.outbox
+    with crm.snapshot.db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() >= 1
+    assert crm.automation.prune() == 0            # younger than the retention
+    crm.clock.advance(days=8)
+    assert crm.automation.prune() >= 1
+    with crm.snapshot.db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
