@@ -123,3 +123,21 @@ def test_the_manager_approves_a_large_contract_from_its_page(app, login):
         status = conn.execute(sa.select(table.c.status, table.c.approval).where(
             table.c.id == contract["id"])).one()
     assert tuple(status) == ("active", "approved")
+
+
+def test_a_bulk_workflow_runs_on_each_selected_record(app, login):
+    qualified, other = _lead(app), _lead(app, status="working")
+    client = in_english(login("sales1"))
+    page = client.get("/r/lead").get_data(as_text=True)
+    assert 'data-workflow="lead_conversion"' in page
+    response = client.post("/r/lead/bulk", data={
+        "csrf_token": csrf_from(page), "action": "workflow:lead_conversion",
+        "ids": [qualified["id"], other["id"]], "next": "/r/lead"}, follow_redirects=True)
+    text = response.get_data(as_text=True)
+    assert "The workflow ran on 1 record." in text and f"Record #{other['id']}" in text
+    rt = app.extensions["loom"].current
+    table = rt.tables.entity("lead")
+    with rt.db.read() as conn:
+        statuses = dict(conn.execute(sa.select(table.c.id, table.c.status).where(
+            table.c.id.in_([qualified["id"], other["id"]]))).all())
+    assert statuses == {qualified["id"]: "converted", other["id"]: "working"}

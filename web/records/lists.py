@@ -19,6 +19,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from engine.automation.runs import WorkflowRefused, manual_workflows, start_manual
 from engine.filters import FilterError
 from engine.model import Entity, Field
 from engine.permissions import Actor
@@ -133,6 +134,7 @@ def list_page(entity: str):
         "url_with": _url_with,
     }
     context["users"] = assignable_users(rt, actor, entity) if context["can_update"] else []
+    context["bulk_workflows"] = manual_workflows(rt, actor, entity, None, bulk=True)
     context["chosen"] = _chosen_labels(rt, actor, context["filters"], query.values)
     context["search_url"] = search_url
     template = "records/_table.html" if request.headers.get("HX-Request") else "records/list.html"
@@ -203,6 +205,30 @@ def _message(error: RecordError) -> str:
     return message.get(lang()) if message is not None else str(error)
 
 
+def _bulk_workflow(rt, actor, entity: str, name: str, ids: list[int], back: str):  # noqa: ANN001, ANN202
+    """Run a manual workflow offered on lists on each selected record (a run each)."""
+    if name not in {w.name for w in manual_workflows(rt, actor, entity, None, bulk=True)}:
+        flash(_("Choose an action."), "warning")
+        return redirect(back, 303)
+    done = 0
+    for record_id in ids:
+        try:
+            outcome = start_manual(rt, actor, name, entity, record_id)
+        except (WorkflowRefused, RecordError) as error:
+            flash(_("Record #%(id)d: %(message)s", id=record_id, message=_message(error)),
+                  "danger")
+            continue
+        if outcome.status == "succeeded":
+            done += 1
+        elif outcome.status == "failed":
+            flash(_("Record #%(id)d: %(message)s", id=record_id, message=outcome.error or ""),
+                  "danger")
+    if done:
+        flash(ngettext("The workflow ran on %(num)d record.",
+                       "The workflow ran on %(num)d records.", done), "success")
+    return redirect(back, 303)
+
+
 @bp.route("/<entity>/bulk", methods=["POST"], endpoint="bulk")
 @login_required
 def bulk(entity: str):
@@ -212,13 +238,16 @@ def bulk(entity: str):
     actor = actor_or_401()
     action = request.form.get("action", "")
     back = safe_next(request.form.get("next"), url_for("records.list", entity=entity))
-    if action not in BULK_ACTIONS:
+    workflow = action.partition(":")[2] if action.startswith("workflow:") else None
+    if action not in BULK_ACTIONS and workflow is None:
         flash(_("Choose an action."), "warning")
         return redirect(back, 303)
     ids = _ids(request.form.getlist("ids"))
     if not ids:
         flash(_("Select at least one record."), "warning")
         return redirect(back, 303)
+    if workflow is not None:
+        return _bulk_workflow(rt, actor, entity, workflow, ids, back)
     owner = None
     if action == "transfer":
         try:
