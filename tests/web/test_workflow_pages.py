@@ -141,3 +141,13 @@ def test_a_bulk_workflow_runs_on_each_selected_record(app, login):
         statuses = dict(conn.execute(sa.select(table.c.id, table.c.status).where(
             table.c.id.in_([qualified["id"], other["id"]]))).all())
     assert statuses == {qualified["id"]: "converted", other["id"]: "working"}
+
+
+def test_a_failed_manual_run_is_a_422_problem_and_writes_nothing(app, api):
+    rt, sales1 = _actor(app, "sales1")
+    lead = rt.service.create(sales1, "lead", {"name": "No Company", "status": "qualified",
+                                              "channel": "web_form"})
+    response = api("sales1").post(f"/api/v1/lead/{lead['id']}/workflows/lead_conversion")
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert response.json["run"]["status"] == "failed" and "name" in response.json["detail"]

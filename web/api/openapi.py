@@ -243,6 +243,67 @@ def notification_paths() -> dict[str, Any]:
     }
 
 
+RUN_SCHEMAS: dict[str, Any] = {
+    "WorkflowRun": {"type": "object", "required": ["id", "workflow", "status"], "properties": {
+        "id": {"type": "integer"}, "workflow": {"type": "string"}, "entity": {"type": "string"},
+        "record_id": {"type": ["integer", "null"]}, "trigger": {"type": "string"},
+        "status": {"enum": ["queued", "running", "succeeded", "skipped", "failed", "stopped"]},
+        "condition": {"type": ["boolean", "null"]},
+        "actions": {"type": "array", "items": {"type": "object"}},
+        "error": {"type": ["string", "null"]}, "attempts": {"type": "integer"},
+        "depth": {"type": "integer"},
+        "created_at": {"type": ["string", "null"]}, "started_at": {"type": ["string", "null"]},
+        "finished_at": {"type": ["string", "null"]},
+        "next_attempt_at": {"type": ["string", "null"]},
+        "duration_ms": {"type": ["number", "null"]}}},
+    "WorkflowRuns": {"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "items": ref("WorkflowRun")}}},
+    "Decision": {"type": "object", "additionalProperties": False, "properties": {
+        "comment": {"type": ["string", "null"], "maxLength": 2000}}},
+    "Decided": {"type": "object", "required": ["id", "status", "record_id"], "properties": {
+        "id": {"type": "integer"}, "status": {"enum": ["approved", "rejected"]},
+        "record_id": {"type": "integer"}}},
+}
+
+
+def workflow_paths(model: CompiledModel) -> dict[str, Any]:
+    """Each entity's workflow runs; its manual workflows; deciding approvals."""
+    record_id = {"name": "id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1}}
+    paths: dict[str, Any] = {}
+    try:
+        workflows = dict(model.part("workflows"))
+    except KeyError:
+        workflows = {}
+    for entity in sorted(model.entities):
+        paths[f"/{entity}/{{id}}/runs"] = {"get": {
+            "operationId": f"runs_of_{entity}", "tags": [entity],
+            "summary": "The workflow runs of one record, newest first",
+            "parameters": [record_id, _query("limit", {"type": "integer", "minimum": 1,
+                                                       "maximum": 200}, "Runs (default 20)")],
+            "responses": {"200": _json(ref("WorkflowRuns"), "Runs"), **_problems()}}}
+        manual = sorted(w.name for w in workflows.values()
+                        if w.entity == entity and w.trigger.type == "manual")
+        if manual:
+            paths[f"/{entity}/{{id}}/workflows/{{name}}"] = {"post": {
+                "operationId": f"run_workflow_on_{entity}", "tags": [entity],
+                "summary": "Run a manual workflow on one record now",
+                "parameters": [record_id, {"name": "name", "in": "path", "required": True,
+                                           "schema": {"enum": manual}}],
+                "responses": {"200": _json(ref("WorkflowRun"), "The run (succeeded or skipped); "
+                                           "a failed run is a 422 problem (nothing written)"),
+                              **_problems(409)}}}
+    paths["/approvals/{id}/{verdict}"] = {"post": {
+        "operationId": "decide_approval", "tags": ["workflows"],
+        "summary": "Approve or reject a pending approval (its approvers and admins)",
+        "parameters": [record_id, {"name": "verdict", "in": "path", "required": True,
+                                   "schema": {"enum": ["approve", "reject"]}}],
+        "requestBody": {"required": False, "content": {"application/json": {
+            "schema": ref("Decision")}}},
+        "responses": {"200": _json(ref("Decided"), "Decided"), **_problems(409)}}}
+    return paths
+
+
 def build_document(model: CompiledModel, extra_paths: dict[str, Any] | None = None,
                    lang: str = DOC_LANG) -> dict[str, Any]:
     """The OpenAPI document for ``model`` (``extra_paths`` adds the metadata routes)."""
@@ -253,6 +314,8 @@ def build_document(model: CompiledModel, extra_paths: dict[str, Any] | None = No
         paths.update(entity_paths(name, entity.label.get(lang)))
     schemas.update(NOTIFICATION_SCHEMAS)
     paths.update(notification_paths())
+    schemas.update(RUN_SCHEMAS)
+    paths.update(workflow_paths(model))
     paths.update(extra_paths or {})
     return {
         "openapi": OPENAPI_VERSION,
@@ -264,7 +327,8 @@ def build_document(model: CompiledModel, extra_paths: dict[str, Any] | None = No
         "tags": [{"name": n, "description": e.label.get(lang)}
                  for n, e in sorted(model.entities.items())]
                 + [{"name": "meta"}, {"name": "notifications",
-                                      "description": "The caller's in-app notifications"}],
+                                      "description": "The caller's in-app notifications"},
+                   {"name": "workflows", "description": "Approvals asked by workflows"}],
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -33,8 +33,10 @@ def run_workflow(entity: str, record_id: int, name: str) -> Response:
     rows = list_runs(snapshot, entity=entity, record_id=record_id, limit=1)
     body = _run_json(rows[0]) if rows and rows[0]["id"] == outcome.run_id else {
         "id": outcome.run_id, "status": outcome.status, "error": outcome.error}
-    status = 200 if outcome.status in ("succeeded", "skipped") else 422
-    return jsonify(body), status
+    if outcome.status in ("succeeded", "skipped"):
+        return jsonify(body), 200
+    return problem(422, "Workflow failed", slug="workflow-failed",
+                   detail=outcome.error or outcome.status, run=body)
 
 
 def record_runs(entity: str, record_id: int) -> Response:

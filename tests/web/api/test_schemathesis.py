@@ -25,8 +25,9 @@ from tests.web.support import token_for
 
 #: Entities whose every operation is exercised (the rest share the same code).
 ENTITIES = ("deal", "account")
-#: Operations per entity: list, create, query, bulk, aggregate (GET, POST), get, patch, delete.
-OPERATIONS_PER_ENTITY = 9
+#: Operations per entity: list, create, query, bulk, aggregate (GET, POST), get, patch, delete,
+#: runs.
+OPERATIONS_PER_ENTITY = 10
 #: Generated examples per operation.
 MAX_EXAMPLES = 5
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
