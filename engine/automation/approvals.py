@@ -19,13 +19,22 @@ requester and the owner.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
-from engine.automation.actions import (Action, ActionFailed, RunContext, Value, check_values,
-                                       managers_of, register, resolve_values)
+from engine.automation.actions import (
+    Action,
+    ActionFailed,
+    RunContext,
+    Value,
+    check_values,
+    managers_of,
+    register,
+    resolve_values,
+)
 from engine.clock import clock_for_evaluation
 from engine.model import Text
 from engine.permissions import Actor
@@ -126,7 +135,7 @@ class StartApproval(Action):
                                f"{args.approvers[1]!r}")
         if ctx.record.get(args.field) != args.pending:
             ctx.update_record({args.field: args.pending})
-        at = ctx.now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        at = ctx.now.astimezone(dt.UTC).replace(tzinfo=None)
         approval_id = conn.execute(sa.insert(approvals).values(
             workflow=ctx.workflow.name, run_id=ctx.run_id, entity=ctx.entity,
             record_id=ctx.record_id, status=PENDING, approver_ids=approvers,
@@ -233,7 +242,7 @@ def decide(snapshot: Any, actor: Actor, approval_id: int, *, approve: bool,
     verdict = APPROVED if approve else REJECTED
     label = f"{workflow.label.get('en')}: {verdict} by {who}"[:255]
     now = snapshot.clock.now()
-    at = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    at = now.astimezone(dt.UTC).replace(tzinfo=None)
     with snapshot.service.unit(Actor.system(), cause=Cause.workflow(row["run_id"], label),
                                depth=1) as unit:
         conn = unit.connection()

@@ -43,9 +43,8 @@ from engine.automation.runner import (
     STALE_AFTER,
     insert_run,
     utc_naive,
-    workflows_of,
 )
-from engine.automation.spec import Workflow
+from engine.automation.spec import Workflow, workflows_of
 from engine.filters import FilterCompiler
 from engine.model import thaw
 

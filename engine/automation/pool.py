@@ -92,7 +92,7 @@ class Pool:
     open_to: tuple[str, ...]
 
     @classmethod
-    def of(cls, record: Mapping[str, Any]) -> "Pool":
+    def of(cls, record: Mapping[str, Any]) -> Pool:
         return cls(id=record["id"], name=record.get("name") or f"#{record['id']}",
                    region=record.get("region"), active=bool(record.get("active")),
                    claim_cap=int(record.get("claim_cap") or 0),
@@ -328,7 +328,7 @@ def restore(service: RecordService, actor: Actor, account_id: Any, *,
 
 def _aware(value: dt.datetime) -> dt.datetime:
     """A stored (naive UTC) datetime as an aware one."""
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 __all__ = ["ACCOUNT", "CLAIM_FIELDS", "POOL", "REFUSALS", "RELEASE_FIELDS", "ClaimResult",

@@ -101,7 +101,7 @@ def figures(service: RecordService, pool_id: int) -> PoolFigures:
     """
     clock = service.clock
     today = clock.today()
-    start = clock.day_start(today.replace(day=1)).astimezone(dt.timezone.utc)
+    start = clock.day_start(today.replace(day=1)).astimezone(dt.UTC)
     since = start.replace(tzinfo=None)  # stored naive UTC
     t = service.tables.entity(ACCOUNT)
     unowned = t.c.owner.is_(None)

@@ -31,15 +31,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.automation.actions import MAIL_EVENT, WEBHOOK_EVENT
-from engine.automation.runner import (
-    MAX_DEPTH,
-    QUEUED,
-    STOPPED,
-    insert_run,
-    utc_naive,
-    workflows_of,
-)
-from engine.automation.spec import Workflow
+from engine.automation.actions import MAX_DEPTH
+from engine.automation.runner import QUEUED, STOPPED, insert_run, utc_naive
+from engine.automation.spec import Workflow, workflows_of
 
 #: Outbox rows one relay call takes.
 BATCH = 500

@@ -32,8 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.automation.actions import MAX_DEPTH, ActionFailed, RunContext, run_actions
-from engine.automation.spec import MANUAL, Workflow, workflows_of
+from engine.automation.actions import ActionFailed, RunContext, run_actions
+from engine.automation.spec import Workflow, workflows_of
 from engine.clock import clock_for_evaluation
 from engine.model import thaw
 from engine.permissions import Actor

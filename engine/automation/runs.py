@@ -9,9 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.automation.runner import (FAILED, MANUAL, Outcome, execute, insert_run,
-                                      manual_key, utc_naive, workflows_of)
-from engine.automation.spec import Workflow
+from engine.automation.runner import FAILED, Outcome, execute, insert_run, manual_key, utc_naive
+from engine.automation.spec import MANUAL, Workflow, workflows_of
 from engine.clock import clock_for_evaluation
 from engine.permissions import Actor
 from engine.records.errors import PermissionDenied, RecordNotFound, text

@@ -23,7 +23,7 @@ STATUSES = ("queued", "running", "succeeded", "skipped", "failed", "stopped")
 
 @bp.route("/runs")
 @admin_required
-def runs():  # noqa: ANN201
+def runs():
     rt = runtime()
     status = request.args.get("status") or None
     workflow = request.args.get("workflow") or None
@@ -40,7 +40,7 @@ def runs():  # noqa: ANN201
 
 @bp.route("/runs/<int:run_id>/retry", methods=["POST"])
 @admin_required
-def retry_run(run_id: int):  # noqa: ANN201
+def retry_run(run_id: int):
     if retry(runtime(), run_id):
         flash(_("Run %(id)s will run again at the worker's next turn.", id=run_id), "success")
     else:

@@ -15,7 +15,7 @@ from web.records.common import readable
 
 @bp.route("/<entity>/<int:id>/workflows/<name>", methods=["POST"], endpoint="run_workflow")
 @login_required
-def run_workflow(entity: str, id: int, name: str):  # noqa: ANN201
+def run_workflow(entity: str, id: int, name: str):
     """Run manual workflow ``name`` on the record (the app-wide CSRF guard applies)."""
     rt, _ent, actor = readable(entity)
     try:
@@ -42,7 +42,7 @@ def run_status(status: str) -> str:
 
 @bp.route("/approvals/<int:approval_id>/<verdict>", methods=["POST"], endpoint="decide_approval")
 @login_required
-def decide_approval(approval_id: int, verdict: str):  # noqa: ANN201
+def decide_approval(approval_id: int, verdict: str):
     """Approve or reject (the app-wide CSRF guard applies); back to the record."""
     from flask import abort, request
 

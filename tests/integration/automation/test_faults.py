@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from support import add_user, make_crm
 
-from engine.automation import due, runs as run_admin
+from engine.automation import due
+from engine.automation import runs as run_admin
 from engine.automation.queue import JobQueue, connect
 from engine.automation.relay import relay
 from engine.automation.runner import STALE_AFTER
@@ -56,6 +57,16 @@ actions:
 """
 
 
+def _moved(database, tmp_path, workflows, stage="proposal"):
+    """A CRM with ``workflows``, a salesperson, and one of their deals moved to ``stage``."""
+    crm = make_crm(database, tmp_path, workflows)
+    add_user(crm, "sam", team="East")
+    sam = crm.user("sam")
+    deal = _deal(crm, sam)
+    deal = crm.service.update(sam, "deal", deal["id"], {"stage": stage}, version=deal["version"])
+    return crm, sam, deal
+
+
 def _deal(crm, actor, stage="qualified"):
     account = crm.service.create(actor, "account", {"name": "Acme"})
     return crm.service.create(actor, "deal", {"title": "Big", "account": account["id"],
@@ -63,11 +74,7 @@ def _deal(crm, actor, stage="qualified"):
 
 
 def test_redis_down_at_commit_loses_nothing_and_delivers_once(database, tmp_path):
-    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"touch.yaml": TOUCH})
     down = JobQueue(connect("redis://127.0.0.1:1/0"))
     import redis
     with pytest.raises(redis.exceptions.ConnectionError):
@@ -85,11 +92,7 @@ def test_redis_down_at_commit_loses_nothing_and_delivers_once(database, tmp_path
 
 
 def test_a_run_whose_worker_died_is_run_again_once(database, tmp_path):
-    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"touch.yaml": TOUCH})
     # The relay enqueued the run; a worker took the job, marked the run running and died
     # (its transaction rolled back; rq lost the job with it).
     relay(crm.snapshot, lambda jobs: None)
@@ -112,11 +115,7 @@ def test_a_run_whose_worker_died_is_run_again_once(database, tmp_path):
 
 
 def test_a_redelivered_job_for_a_finished_run_does_nothing(database, tmp_path):
-    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"touch.yaml": TOUCH})
     crm.work()
     (run,) = crm.runs()
     crm.queue.enqueue([("run", run.id)])
@@ -193,7 +192,7 @@ class _Hook(http.server.BaseHTTPRequestHandler):
     delay = 0.0
     status = 200
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((dict(self.headers), body))
         time.sleep(type(self).delay)
@@ -236,11 +235,7 @@ actions:
 def test_webhook_is_signed_and_delivered(database, tmp_path, hook_server, monkeypatch):
     server, handler = hook_server
     monkeypatch.setenv("LOOM_TEST_HOOK_SECRET", "s3cret")
-    crm = make_crm(database, tmp_path, {"hook.yaml": _webhook(server.server_port)})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"hook.yaml": _webhook(server.server_port)})
     crm.work()
     (headers, body), = handler.received
     expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
@@ -255,11 +250,7 @@ def test_a_hanging_webhook_times_out_and_is_retried(database, tmp_path, hook_ser
     server, handler = hook_server
     handler.delay = 2.0
     monkeypatch.setenv("LOOM_TEST_HOOK_SECRET", "s3cret")
-    crm = make_crm(database, tmp_path, {"hook.yaml": _webhook(server.server_port, timeout=0.5)})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"hook.yaml": _webhook(server.server_port, timeout=0.5)})
     started = time.monotonic()
     crm.work()
     assert time.monotonic() - started < 30
@@ -275,11 +266,7 @@ def test_a_hanging_webhook_times_out_and_is_retried(database, tmp_path, hook_ser
 def test_two_executions_of_one_run_at_once_act_once(database, tmp_path):
     from engine.automation.runner import execute
 
-    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"touch.yaml": TOUCH})
     relay(crm.snapshot, lambda jobs: None)
     (run,) = crm.runs()
     outcomes: list = []
@@ -299,11 +286,7 @@ def test_two_executions_of_one_run_at_once_act_once(database, tmp_path):
 
 
 def test_a_run_whose_job_was_lost_before_it_started_runs_later(database, tmp_path):
-    crm = make_crm(database, tmp_path, {"touch.yaml": TOUCH})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"touch.yaml": TOUCH})
     relay(crm.snapshot, lambda jobs: None)       # the job never reached a worker
     crm.work()
     assert crm.runs()[0].status == "queued"
@@ -317,11 +300,7 @@ def test_a_delivery_whose_job_was_lost_is_sent_later(database, tmp_path, hook_se
                                                       monkeypatch):
     server, handler = hook_server
     monkeypatch.setenv("LOOM_TEST_HOOK_SECRET", "s3cret")
-    crm = make_crm(database, tmp_path, {"hook.yaml": _webhook(server.server_port)})
-    add_user(crm, "sam", team="East")
-    sam = crm.user("sam")
-    deal = _deal(crm, sam)
-    crm.service.update(sam, "deal", deal["id"], {"stage": "proposal"}, version=deal["version"])
+    crm, _sam, _deal_row = _moved(database, tmp_path, {"hook.yaml": _webhook(server.server_port)})
     crm.work()                                   # the run wrote the webhook's outbox row
     assert len(handler.received) == 1
     handler.received.clear()
