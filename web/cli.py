@@ -57,10 +57,26 @@ def _start_automation(obj) -> None:  # noqa: ANN001
     env = dict(os.environ, LOOM_REDIS_URL=url, LOOM_DATABASE_URL=obj.config.database_url,
                LOOM_METADATA_DIRS=os.pathsep.join(str(d) for d in obj.config.metadata_dirs),
                LOOM_TIMEZONE=obj.config.clock.zone_name)
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", "worker",
-                                "--scheduler-interval", "10"], env=env)
+    import threading
+
+    command = [sys.executable, "-m", "web.cli", "worker", "--scheduler-interval", "10"]
+    state = {"process": subprocess.Popen(command, env=env), "stopping": False}
+
+    def watch() -> None:
+        """Start the worker again if it ends while the server runs (at most every 5 s)."""
+        while not state["stopping"]:
+            code = state["process"].wait()
+            if state["stopping"]:
+                return
+            click.secho(f"workflows: the worker ended (exit code {code}); starting it again",
+                        fg="yellow", err=True)
+            threading.Event().wait(5)
+            if not state["stopping"]:
+                state["process"] = subprocess.Popen(command, env=env)
 
     def stop() -> None:
+        state["stopping"] = True
+        process = state["process"]
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -69,9 +85,15 @@ def _start_automation(obj) -> None:  # noqa: ANN001
         if server is not None:
             server.stop()
 
+    threading.Thread(target=watch, name="loom-worker-watch", daemon=True).start()
     atexit.register(stop)
+    # A service manager stops the server with SIGTERM: exit normally, so the worker and the
+    # embedded Redis stop too.
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     where = "an embedded Redis" if server is not None else url.split("@")[-1]
-    click.echo(f"workflows: a worker process (pid {process.pid}) on {where}")
+    click.echo(f"workflows: a worker process (pid {state['process'].pid}) on {where}")
 
 
 def _run(app, host: str, port: int) -> None:  # noqa: ANN001

