@@ -492,7 +492,15 @@ def display(ctx: RunContext, name: str, value: Any, lang: str) -> str:
             sa.select(table.c[target.display_field]).where(table.c.id == value)).scalar()
         return str(shown) if shown is not None else str(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        # In the organisation's time zone: a reminder says the visit's wall time.
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)  # stored as naive UTC
+        return value.astimezone(ctx.snapshot.clock.zone).strftime("%Y-%m-%d %H:%M")
+    if f.type.name in ("money", "decimal") and not isinstance(value, bool):
+        try:
+            return f"{float(value):,.{f.scale if f.scale is not None else 2}f}"
+        except (TypeError, ValueError):
+            return str(value)
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
