@@ -153,6 +153,9 @@ class Field:
     max_length: int | None = None
     pattern: str | None = None
     options: tuple[Option, ...] = ()
+    #: select fields: state -> the states a change may move it to (``None``: any move).
+    #: A state not listed may move anywhere; the system (workflows) and admins are not held.
+    transitions: "Mapping[str, tuple[str, ...]] | None" = None
     # relation / many_to_many
     target: str | None = None
     on_delete: str | None = None

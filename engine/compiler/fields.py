@@ -187,6 +187,19 @@ def compile_field(entity: str, item: Item, presets: Mapping[str, Preset], broken
             errors.append(draft_error("options", f"option {option.value!r} is listed twice", i,
                                       code="duplicate"))
         seen.add(option.value)
+    transitions = None
+    if "transitions" in spec:
+        values = {o.value for o in options}
+        transitions = {}
+        for state, targets in (spec["transitions"] or {}).items():
+            for where, value in [((state,), state)] + [((state, i), t)
+                                                        for i, t in enumerate(targets or ())]:
+                if value not in values:
+                    errors.append(draft_error("transitions", f"{value!r} is not an option; "
+                                              f"options: {', '.join(sorted(values))}", *where,
+                                              code="option"))
+            transitions[state] = tuple(targets or ())
+        transitions = MappingProxyType(transitions)
     if spec.get("pattern"):
         try:
             re.compile(spec["pattern"])
@@ -220,7 +233,7 @@ def compile_field(entity: str, item: Item, presets: Mapping[str, Preset], broken
         precision=spec.get("precision"), scale=spec.get("scale"), currency=spec.get("currency"),
         format=spec.get("format"), returns=spec.get("returns"),
         renamed_from=tuple(dict.fromkeys(_as_tuple(spec.get("renamed_from")))),
-        convert=freeze(convert), preset=preset_name,
+        convert=freeze(convert), preset=preset_name, transitions=transitions,
     )
     draft.spec, draft.field = spec, field
     _bounds(draft, errors)

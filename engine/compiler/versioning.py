@@ -43,7 +43,8 @@ ENTITY_PRESENTATION = frozenset({"label", "plural_label", "description", "displa
 #: option values, ``target``, ``on_delete``, ``precision``, ``scale``, ``format``
 #: (autonumbers), ``expr``/``returns`` (formulas), ``required_if``/``read_only_if``
 #: (they decide which input is accepted), ``renamed_from`` and ``convert``.
-FIELD_PRESENTATION = frozenset({"label", "help", "visible_if", "currency", "inverse"})
+FIELD_PRESENTATION = frozenset({"label", "help", "visible_if", "currency", "inverse",
+                                "transitions"})
 
 #: Option keys outside the schema version (the ``value`` is what is stored).
 OPTION_PRESENTATION = frozenset({"label", "color"})

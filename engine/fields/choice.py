@@ -25,7 +25,7 @@ class SelectType(FieldType):
     display = "select"
     list_filter = "choice"
     widget = "select"
-    keys = frozenset({"options"})
+    keys = frozenset({"options", "transitions"})
     required_keys = frozenset({"options"})
 
     def column_type(self, field: Field) -> sa.types.TypeEngine:

@@ -214,3 +214,26 @@ def check_approval_lock(conn: sa.Connection, tables: Any, entity: str, record_id
         errors.append(FieldError(name, "locked", text(
             "can't be changed while the record waits for approval",
             "记录审批中，不能修改此字段")))
+
+
+def check_transitions(model: Any, actor: Actor, fields: Mapping[str, Any],
+                      old: Mapping[str, Any], new: Mapping[str, Any], changed: set[str],
+                      errors: list[Any]) -> None:
+    """Add an error per changed select field whose move from its old state is not one its
+    ``transitions`` allow. The system (workflows, approval decisions) and admins are not held."""
+    from engine.records.errors import FieldError, text
+
+    if actor.is_system or any(getattr(model.roles.get(r), "admin", False) for r in actor.roles):
+        return
+    for name in sorted(changed):
+        f = fields.get(name)
+        transitions = getattr(f, "transitions", None)
+        if not transitions:
+            continue
+        before, after = old.get(name), new.get(name)
+        if before == after or before not in transitions or after in transitions[before]:
+            continue
+        allowed = ", ".join(transitions[before]) or "none"
+        errors.append(FieldError(name, "transition", text(
+            f"can't go from {before!r} to {after!r}; from {before!r}: {allowed}",
+            f"不能从 {before!r} 改为 {after!r}；{before!r} 可改为：{allowed}")))

@@ -301,6 +301,9 @@ class Unit:
             writable = {n: a for n, a in denied.items() if n not in pool.fields or a == HIDDEN}
         record, changes = validate_update(plan, old, values, denied=writable, errors=errors,
                                           warnings=warnings)
+        if changes:
+            rights.check_transitions(core.model, actor, plan.fields, old, record, set(changes),
+                                     errors)
         if changes and entity in core.approval_entities:
             rights.check_approval_lock(conn, core.tables, entity, record_id, set(changes),
                                        errors)

@@ -114,3 +114,30 @@ def test_a_small_contract_needs_no_approval(crm):
     assert pending_for(crm.snapshot, "contract", contract["id"]) is None
     (run,) = crm.runs("contract_approval")
     assert run.status == "skipped" and run.condition is False
+
+
+def test_a_contract_in_approval_moves_on_only_through_the_decision(crm):
+    sam = crm.user("sam")
+    contract = _contract(crm, sam, amount="1000")
+    contract = crm.service.update(sam, "contract", contract["id"], {"status": "in_approval"},
+                                  version=contract["version"])
+    with pytest.raises(ValidationFailed) as refused:
+        crm.service.update(sam, "contract", contract["id"], {
+            "status": "active", "signed_at": crm.clock.today().isoformat()},
+            version=contract["version"])
+    assert [(e.field, e.code) for e in refused.value.errors] == [("status", "transition")]
+    back = crm.service.update(sam, "contract", contract["id"], {"status": "draft"},
+                              version=contract["version"])
+    assert back["status"] == "draft"
+
+
+def test_select_transitions_name_options_only(model_from):
+    from engine.spec.errors import MetadataInvalid
+
+    with pytest.raises(MetadataInvalid) as invalid:
+        model_from({"entity": "ticket", "label": "Ticket", "fields": [
+            {"name": "state", "type": "select", "options": [{"value": "open"}, {"value": "done"}],
+             "transitions": {"open": ["done", "closed"], "gone": []}}]})
+    messages = [(e.path, e.message) for e in invalid.value.errors]
+    assert (("fields", 0, "transitions", "open", 1), "'closed' is not an option; options: done, open") in messages
+    assert any(path[-1] == "gone" for path, _ in messages)
