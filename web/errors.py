@@ -60,7 +60,9 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):  # noqa: ANN202
         if wants_problem():
             headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-            return problem(error.code or 500, error.name, slug=_slug(error.name),
+            # Sentence case like Loom's own titles ("Bad request", not "Bad Request").
+            title = error.name[:1] + error.name[1:].lower()
+            return problem(error.code or 500, title, slug=_slug(error.name),
                            detail=error.description, headers=headers)
         return _page(error.code or 500, error.name, error.description or "")
 

@@ -221,9 +221,10 @@ def entity_schemas(entity: Entity, lang: str) -> dict[str, Any]:
         "total": {"type": "boolean"}, "fields": {"type": ["string", "array"],
                                                   "items": {"type": "string"}},
         "expand": {"type": ["string", "array"], "items": {"type": "string"}}}}
-    bulk = {"anyOf": [{"type": "array", "items": ref(f"{name}Create")},
+    bulk = {"anyOf": [{"type": "array", "minItems": 1, "items": ref(f"{name}Create")},
                       {"type": "object", "required": ["records"], "properties": {
-                          "records": {"type": "array", "items": ref(f"{name}Create")},
+                          "records": {"type": "array", "minItems": 1,
+                                      "items": ref(f"{name}Create")},
                           "mode": {"type": "string", "enum": ["atomic", "per_row"]}}}]}
     return {name: record_schema(entity, lang), f"{name}Create": create_schema(entity, lang),
             f"{name}Update": update_schema(entity, lang), f"{name}Filter": filter_schema(entity),

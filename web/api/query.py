@@ -59,8 +59,11 @@ class WholeNumber(fields.Field):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and value.strip().isdigit() and len(value) <= 20:
-            return int(value.strip())
+        text = value.strip() if isinstance(value, str) else None
+        # A negative number is a whole number too: the range check says what is wrong.
+        if text and len(text) <= 21 and text.lstrip("-").isdigit() and text.count("-") <= 1 \
+                and not text.endswith("-"):
+            return int(text)
         raise self.make_error("invalid")
 
 

@@ -29,7 +29,7 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from engine.filters import FilterError
 from engine.records.errors import PermissionDenied, ValidationFailed
 from engine.storage.versions import ModelOutdated
-from web.api import jsontext
+from web.api import jsontext, strict
 from web.api.problems import IF_MATCH_FLAG, actor_lang, entity_plan
 from web.api.query import from_query_string, names_param, parse_list
 from web.auth import current_actor
@@ -157,6 +157,7 @@ def create_record(entity: str) -> Response:
     fields = names_param(request.args.get("fields"))
     values = _object()
     svc = runtime().service
+    strict.check(svc.model.entity(entity), values)
     record = svc.create(current_actor(), entity, values)
     headers = {"Location": _location(entity, record["id"]), "ETag": _etag(record["version"])}
     if fields == ("id",):  # the fast path: nothing else to convert
@@ -188,6 +189,7 @@ def update_record(entity: str, record_id: int) -> Response:
                        detail='send the version you read: If-Match: "<version>" (the ETag) '
                               'or "version" in the body')
     svc = runtime().service
+    strict.check(svc.model.entity(entity), values)
     record = svc.update(current_actor(), entity, record_id, values, version=version)
     return _json(_select(svc.to_json(entity, record), fields), 200,
                  {"ETag": _etag(record["version"])})
@@ -211,7 +213,10 @@ def bulk_records(entity: str) -> Response:
         return problem(413, "Payload too large", slug="too-many-rows",
                        detail=f"{len(rows)} records; at most {MAX_BULK_ROWS} per call")
     svc, actor = runtime().service, current_actor()
+    if not rows:
+        abort(400, description="send at least one record")
     if mode == "atomic":
+        strict.check_rows(svc.model.entity(entity), rows)
         ids = svc.bulk_create(actor, entity, rows)
         return _json({"data": [{"id": i} for i in ids], "count": len(ids)}, 201)
     if not svc.policy.can(actor, entity, "create"):
@@ -256,6 +261,7 @@ def _bulk_body() -> tuple[list[Any], str]:
 def _one_row(svc: Any, actor: Any, entity: str, index: int, row: Any, lang: str) -> dict[str, Any]:
     """Create one row of a per-row bulk call; its outcome as a result entry."""
     try:
+        strict.check(svc.model.entity(entity), row)
         record = svc.create(actor, entity, row)  # a row that is not an object: 422 too
     except ValidationFailed as error:
         return {"index": index, "status": 422,

@@ -58,9 +58,9 @@ def test_per_row_mode_creates_the_good_rows_and_reports_the_bad_ones(api):
     assert {d["id"] for d in titled(api, "PerRow")} == {r["id"] for r in results if "id" in r}
 
 
-def test_an_empty_array_creates_nothing(api):
+def test_an_empty_array_is_refused(api):
     response = api("admin").post(url("deal", "bulk"), json=[])
-    assert response.status_code == 201 and response.get_json() == {"data": [], "count": 0}
+    assert response.status_code == 400 and "at least one" in response.get_json()["detail"]
 
 
 def test_bulk_refuses_too_many_rows_bad_shapes_and_modes(api):
