@@ -30,7 +30,7 @@ def schema():  # noqa: ANN201
     current = lang()
     entities = [{"name": name, "label": e.label.get(current),
                  "plural_label": e.plural_label.get(current), "fields": len(e.fields),
-                 "rules": len(e.rules), "source": e.source.file}
+                 "rules": len(e.rules), "source": shown_file(e.source.file)}
                 for name, e in model.entities.items()]
     return render_template("admin/schema.html", entities=entities, version=model.version)
 
@@ -44,4 +44,22 @@ def entity(entity: str):  # noqa: ANN201
     described = describe_entity(model.entity(entity), lang())
     relations = [f for f in described["fields"] if f["target"]]
     return render_template("admin/entity.html", entity=described, relations=relations,
-                           version=model.version)
+                           version=model.version, shown_file=shown_file)
+
+
+def shown_file(path: str) -> str:
+    """A metadata file as the admin knows it (``schemas/deal.yaml``), never the server's
+    absolute path."""
+    from pathlib import Path
+
+    from web.state import loom_state
+
+    given = Path(path)
+    if not given.is_absolute():
+        return path
+    for folder in loom_state().config.metadata_dirs:
+        try:
+            return f"{folder.name}/{given.resolve().relative_to(folder.resolve())}"
+        except ValueError:
+            continue
+    return given.name

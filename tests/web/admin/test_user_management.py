@@ -165,3 +165,13 @@ def test_only_admins_manage_users(app, path):
 def test_unknown_users_are_404(app):
     client = _admin(app)
     assert client.get("/admin/users/ghost/deactivate").status_code == 404
+
+
+def test_the_data_model_pages_show_no_server_paths(login):
+    import os
+
+    admin = login("admin")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    for url in ("/admin/schema", "/admin/schema/deal"):
+        page = admin.get(url).get_data(as_text=True)
+        assert root not in page and "schemas/deal.yaml" in page, url
