@@ -68,3 +68,26 @@ def test_every_deal_and_account_operation_conforms_to_the_document(app, auth_hea
         ran.append(operation.label)
     assert len([r for r in ran if "/meta/" not in r]) == len(ENTITIES) * OPERATIONS_PER_ENTITY, ran
     assert not failures, "\n\n".join(failures)
+
+
+def test_every_deal_and_account_operation_refuses_what_the_document_forbids(app, auth_headers):
+    """Negative mode: requests the document forbids (wrong JSON types, missing or extra
+    keys, out-of-range parameters) get a 4xx, never a 2xx and never a server error."""
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import negative_data_rejection
+
+    failures = []
+    for operation in operations(app, auth_headers):
+
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        def refuses(case):
+            case.call_and_validate(headers=auth_headers,
+                                   checks=[not_a_server_error, negative_data_rejection])
+
+        try:
+            refuses()
+        except Exception as error:  # noqa: BLE001 - collect every operation's failure
+            failures.append(f"{operation.label}: {str(error)[:2000]}")
+    assert not failures, "\n\n".join(failures)
