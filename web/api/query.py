@@ -103,7 +103,8 @@ class FilterSpec(fields.Field):
                 raise self.make_error("json", reason=exc) from None
         if value is None:
             return None
-        if not isinstance(value, (dict, list)):
+        if not isinstance(value, (dict, list)) or value == {}:
+            # {} is no condition at all (send no filter, or [] for "no conditions").
             raise self.make_error("shape")
         return value
 

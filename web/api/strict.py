@@ -38,6 +38,8 @@ def _expected(entity: Any) -> Mapping[str, tuple[str, ...]]:
             # A date, a choice, a number given as text: "" is not one (send null).
             if any(k in schema for k in ("format", "enum", "pattern")):
                 kinds += (NOT_EMPTY,)
+            if schema.get("uniqueItems"):
+                kinds += (UNIQUE_ITEMS,)
             out[f.name] = kinds
     if len(_CACHE) > 1000:
         _CACHE.clear()
@@ -47,6 +49,8 @@ def _expected(entity: Any) -> Mapping[str, tuple[str, ...]]:
 
 #: Marks a field whose text values may not be empty.
 NOT_EMPTY = "not-empty"
+#: Marks a list field whose items must differ.
+UNIQUE_ITEMS = "unique-items"
 
 
 def _fits(value: Any, kinds: tuple[str, ...]) -> bool:
@@ -65,16 +69,20 @@ def problems(entity: Any, values: Any, row: int | None = None) -> list[FieldErro
     found = []
     for name, value in values.items():
         kinds = expected.get(name)
-        if value is None or kinds is None or _fits(value, kinds):
+        if value is None or kinds is None:
             continue
-        if value == "" and NOT_EMPTY in kinds:
-            found.append(FieldError(name, "type", text(
-                "must not be empty text: send null for no value",
-                "不能是空文本：没有值请发送 null"), None, row))
-            continue
-        wanted = " or ".join(k for k in kinds if k != NOT_EMPTY)
-        found.append(FieldError(name, "type", text(f"must be JSON {wanted}",
-                                                   f"必须是 JSON {wanted}"), None, row))
+        if not _fits(value, kinds):
+            if value == "" and NOT_EMPTY in kinds:
+                message = text("must not be empty text: send null for no value",
+                               "不能是空文本：没有值请发送 null")
+            else:
+                wanted = " or ".join(k for k in kinds if k not in (NOT_EMPTY, UNIQUE_ITEMS))
+                message = text(f"must be JSON {wanted}", f"必须是 JSON {wanted}")
+            found.append(FieldError(name, "type", message, None, row))
+        elif isinstance(value, list) and UNIQUE_ITEMS in kinds \
+                and len({repr(v) for v in value}) != len(value):
+            found.append(FieldError(name, "duplicate", text("lists a value twice",
+                                                            "包含重复的值"), None, row))
     return found
 
 
