@@ -40,7 +40,8 @@ from engine.automation.runner import (
     QUEUED,
     RUNNING,
     STALE_AFTER,
-    insert_run,
+    insert_runs,
+    run_values,
     utc_naive,
     workflows_of,
 )
@@ -80,15 +81,11 @@ def fire_workflow(snapshot: Any, workflow: Workflow, enqueue: Enqueue, *,
             chunk = keys[start:start + 1000]
             seen.update(conn.execute(sa.select(runs.c.key).where(
                 runs.c.workflow == workflow.name, runs.c.key.in_(chunk))).scalars())
-        jobs: list[Job] = []
-        for (record_id, _period), key in zip(firings, keys):
-            if key in seen:
-                continue
-            run_id = insert_run(conn, snapshot.tables, workflow=workflow.name, key=key,
-                                entity=workflow.entity, record_id=record_id,
-                                trigger=workflow.trigger.type, at=at, depth=1)
-            if run_id is not None:
-                jobs.append(("run", run_id))
+        new = [run_values(workflow=workflow.name, key=key, entity=workflow.entity,
+                          record_id=record_id, trigger=workflow.trigger.type, at=at, depth=1)
+               for (record_id, _period), key in zip(firings, keys) if key not in seen]
+        jobs: list[Job] = [("run", run_id) for run_id in insert_runs(conn, snapshot.tables, new)
+                           if run_id is not None]
         if jobs:
             enqueue(jobs)
     return len(jobs)
