@@ -28,8 +28,9 @@
 
 ``LOOM_BENCH_PG_URL`` (default postgresql://postgres@127.0.0.1:5432/postgres) names the server;
 the database ``LOOM_BENCH_PG_DB`` (default ``loom_bench_wf``) is created and dropped for every
-pass. ``LOOM_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0) names Redis; the script uses
-queues of its own (``loom-bench-<random>``) and removes them at the end.
+pass. ``LOOM_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0) names Redis (give it a database
+of its own: the script uses queues of its own, ``loom-bench-<random>``, and at the end removes
+them and every ``loom-*`` job and result in that database).
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def clear_queue(connection, name: str) -> None:
-    keys = list(connection.scan_iter(f"rq:*{name}*")) + list(connection.scan_iter("rq:job:loom-*"))
+    keys = [*connection.scan_iter(f"rq:*{name}*"), *connection.scan_iter("rq:job:loom-*"),
+            *connection.scan_iter("rq:results:loom-*")]
     for i in range(0, len(keys), 1000):
         connection.delete(*keys[i:i + 1000])
 
