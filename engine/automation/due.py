@@ -41,7 +41,8 @@ from engine.automation.runner import (
     QUEUED,
     RUNNING,
     STALE_AFTER,
-    insert_run,
+    insert_runs,
+    run_values,
     utc_naive,
 )
 from engine.automation.spec import Workflow, workflows_of
@@ -90,14 +91,12 @@ def fire_workflow(snapshot: Any, workflow: Workflow, enqueue: Enqueue, *,
             keys = [f"due:{record_id}:{period}" for record_id, period in firings]
             seen = set(conn.execute(sa.select(runs.c.key).where(
                 runs.c.workflow == workflow.name, runs.c.key.in_(keys))).scalars())
-            for (record_id, _period), key in zip(firings, keys):
-                if key in seen or len(jobs) >= limit:
-                    continue
-                run_id = insert_run(conn, snapshot.tables, workflow=workflow.name, key=key,
-                                    entity=workflow.entity, record_id=record_id,
-                                    trigger=workflow.trigger.type, at=at, depth=1)
-                if run_id is not None:
-                    jobs.append(("run", run_id))
+            new = [run_values(workflow=workflow.name, key=key, entity=workflow.entity,
+                              record_id=record_id, trigger=workflow.trigger.type, at=at, depth=1)
+                   for (record_id, _period), key in zip(firings, keys) if key not in seen]
+            jobs += [("run", run_id) for run_id in
+                     insert_runs(conn, snapshot.tables, new[:limit - len(jobs)])
+                     if run_id is not None]
             if len(firings) < PAGE:
                 break
         if jobs:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from engine.automation.actions import MAIL_EVENT, WEBHOOK_EVENT
 from engine.automation.actions import MAX_DEPTH
-from engine.automation.runner import QUEUED, STOPPED, insert_run, utc_naive
+from engine.automation.runner import QUEUED, STOPPED, insert_runs, run_values, utc_naive
 from engine.automation.spec import Workflow, workflows_of
 
 #: Outbox rows one relay call takes.
@@ -79,16 +79,29 @@ def relay(snapshot: Any, enqueue: Enqueue, *, limit: int = BATCH) -> int:
         rows = conn.execute(query).all()
         if not rows:
             return 0
-        jobs: list[Job] = []
+        # Jobs in the outbox's order: a delivery's outbox id, or the index of a new run
+        # row in `new` (its id is known once the rows are inserted, all at once).
+        order: list[tuple[str, int]] = []
+        new: list[dict[str, Any]] = []
         for row in rows:
             if row.event in DELIVERIES:
-                jobs.append(("deliver", row.id))
+                order.append(("deliver", row.id))
                 continue
             kind = _event_kind(row.event)
             workflows = by_entity.get(row.entity, ())
             if kind is None or not workflows:
                 continue
-            jobs.extend(_runs_for(conn, tables, row, kind, workflows, at))
+            for values in _runs_for(row, kind, workflows, at):
+                if values["status"] != STOPPED:
+                    order.append(("run", len(new)))
+                new.append(values)
+        run_ids = insert_runs(conn, tables, new)
+        jobs: list[Job] = []
+        for kind, ident in order:
+            if kind == "deliver":
+                jobs.append((kind, ident))
+            elif run_ids[ident] is not None:
+                jobs.append((kind, run_ids[ident]))
         if jobs:
             enqueue(jobs)
         events = [r.id for r in rows if r.event not in DELIVERIES]
@@ -104,13 +117,14 @@ def relay(snapshot: Any, enqueue: Enqueue, *, limit: int = BATCH) -> int:
     return len(rows)
 
 
-def _runs_for(conn: sa.Connection, tables: Any, row: Any, kind: str,
-              workflows: Sequence[Workflow], at: dt.datetime) -> list[Job]:
+def _runs_for(row: Any, kind: str, workflows: Sequence[Workflow],
+              at: dt.datetime) -> list[dict[str, Any]]:
+    """The run rows of one record event: one per matching workflow and record."""
     payload = row.payload or {}
     changes = payload.get("changes") or {}
     ids = [row.record_id] if row.record_id is not None else list(row.record_ids or ())
     depth = (row.depth or 0) + 1
-    jobs: list[Job] = []
+    found: list[dict[str, Any]] = []
     for workflow in workflows:
         if not workflow.trigger.matches_event(kind, changes):
             continue
@@ -119,11 +133,9 @@ def _runs_for(conn: sa.Connection, tables: Any, row: Any, kind: str,
             error = (f"stopped: this run would be automated step {depth} in a row, past the "
                      f"limit of {MAX_DEPTH} (a workflow may be triggering itself)"
                      if stopped else None)
-            run_id = insert_run(
-                conn, tables, workflow=workflow.name, key=f"event:{row.id}:{record_id}",
+            found.append(run_values(
+                workflow=workflow.name, key=f"event:{row.id}:{record_id}",
                 entity=row.entity, record_id=record_id, trigger=kind, at=at, depth=depth,
                 event_id=row.id, payload={"changes": changes, "quiet": bool(row.quiet)},
-                status=STOPPED if stopped else QUEUED, error=error)
-            if run_id is not None and not stopped:
-                jobs.append(("run", run_id))
-    return jobs
+                status=STOPPED if stopped else QUEUED, error=error))
+    return found

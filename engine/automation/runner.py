@@ -76,16 +76,24 @@ class Outcome:
     actions: tuple[dict[str, Any], ...] = ()
 
 
-def insert_run(conn: sa.Connection, tables: Any, *, workflow: str, key: str, entity: str,
-               record_id: int | None, trigger: str, at: dt.datetime, depth: int = 0,
-               event_id: int | None = None, payload: Any = None, actor_id: int | None = None,
-               status: str = QUEUED, error: str | None = None) -> int | None:
-    """Insert a run row unless (workflow, key) has one; its id, or None when it had."""
+#: Run rows one INSERT statement of :func:`insert_runs` carries.
+INSERT_CHUNK = 1000
+
+
+def run_values(*, workflow: str, key: str, entity: str, record_id: int | None, trigger: str,
+               at: dt.datetime, depth: int = 0, event_id: int | None = None,
+               payload: Any = None, actor_id: int | None = None, status: str = QUEUED,
+               error: str | None = None) -> dict[str, Any]:
+    """The columns of a new run row (for :func:`insert_run` / :func:`insert_runs`)."""
+    return {"workflow": workflow, "key": key, "entity": entity, "record_id": record_id,
+            "trigger": trigger, "event_id": event_id, "payload": payload, "status": status,
+            "actions": [], "error": error, "attempts": 0, "depth": depth, "actor_id": actor_id,
+            "created_at": at, "finished_at": at if status in FINAL else None}
+
+
+def _insert_new(conn: sa.Connection, tables: Any) -> Any:
+    """``INSERT INTO loom_workflow_runs ... ON CONFLICT (workflow, key) DO NOTHING``."""
     runs = tables.workflow_runs
-    values = {"workflow": workflow, "key": key, "entity": entity, "record_id": record_id, "trigger": trigger,
-                  "event_id": event_id, "payload": payload, "status": status, "actions": [], "error": error,
-                  "attempts": 0, "depth": depth, "actor_id": actor_id, "created_at": at,
-                  "finished_at": at if status in FINAL else None}
     dialect = conn.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -93,9 +101,39 @@ def insert_run(conn: sa.Connection, tables: Any, *, workflow: str, key: str, ent
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - Loom runs on PostgreSQL and SQLite
         raise RuntimeError(f"unsupported database {dialect!r}")
-    statement = insert(runs).values(**values).on_conflict_do_nothing(
-        index_elements=[runs.c.workflow, runs.c.key]).returning(runs.c.id)
+    return insert(runs).on_conflict_do_nothing(index_elements=[runs.c.workflow, runs.c.key])
+
+
+def insert_run(conn: sa.Connection, tables: Any, *, workflow: str, key: str, entity: str,
+               record_id: int | None, trigger: str, at: dt.datetime, depth: int = 0,
+               event_id: int | None = None, payload: Any = None, actor_id: int | None = None,
+               status: str = QUEUED, error: str | None = None) -> int | None:
+    """Insert a run row unless (workflow, key) has one; its id, or None when it had."""
+    values = run_values(workflow=workflow, key=key, entity=entity, record_id=record_id,
+                        trigger=trigger, at=at, depth=depth, event_id=event_id,
+                        payload=payload, actor_id=actor_id, status=status, error=error)
+    statement = _insert_new(conn, tables).values(**values).returning(
+        tables.workflow_runs.c.id)
     return conn.execute(statement).scalar()
+
+
+def insert_runs(conn: sa.Connection, tables: Any,
+                rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert many run rows (each from :func:`run_values`) as :func:`insert_run` does one,
+    :data:`INSERT_CHUNK` rows per statement: the id of each row, in ``rows``' order, or
+    None for a row whose (workflow, key) had one already (or appears twice in ``rows``)."""
+    runs = tables.workflow_runs
+    ids: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start:start + INSERT_CHUNK]
+        statement = _insert_new(conn, tables).values(chunk).returning(
+            runs.c.id, runs.c.workflow, runs.c.key)
+        for run_id, workflow, key in conn.execute(statement):
+            ids[(workflow, key)] = run_id
+    found: list[int | None] = []
+    for row in rows:
+        found.append(ids.pop((row["workflow"], row["key"]), None))
+    return found
 
 
 def execute(snapshot: Any, run_id: int) -> Outcome:
