@@ -42,6 +42,25 @@ def run(run_id: int) -> str:
     return execute(current.current, run_id).status
 
 
+def run_many(run_ids: list[int]) -> list[str]:
+    """Execute several runs, each alone and exactly once (one failing does not stop the
+    others; an unexpected error leaves that run to the lost-job sweep)."""
+    import logging
+
+    from engine.automation.runner import execute
+
+    current = runtime()
+    current.refresh()
+    statuses = []
+    for run_id in run_ids:
+        try:
+            statuses.append(execute(current.current, run_id).status)
+        except Exception:  # noqa: BLE001 - the others still run; the sweep retries this one
+            logging.getLogger(__name__).exception("workflow run %s failed to start", run_id)
+            statuses.append("error")
+    return statuses
+
+
 def deliver(outbox_id: int) -> str:
     """Deliver the e-mail or webhook of outbox row ``outbox_id`` (see :mod:`.delivery`)."""
     from engine.automation.delivery import deliver as send

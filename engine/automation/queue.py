@@ -17,6 +17,10 @@ REDIS_ENV = "LOOM_REDIS_URL"
 QUEUE_NAME = "loom"
 #: Job functions by job kind (imported by the worker by name).
 FUNCTIONS = {"run": "engine.automation.jobs.run", "deliver": "engine.automation.jobs.deliver"}
+#: Runs handed out together as one rq job (rq's own work per job, some 18 Redis round trips,
+#: costs more than a short run): each still runs alone, exactly once, in its own unit.
+RUNS_PER_JOB = 25
+RUN_MANY = "engine.automation.jobs.run_many"
 #: Seconds a job may take before rq stops it (a webhook has its own, shorter timeout).
 JOB_TIMEOUT = 600
 #: Seconds rq keeps a finished job's result, and a failed job.
@@ -46,11 +50,23 @@ class JobQueue:
 
         if not jobs:
             return
-        self.queue.enqueue_many([
-            Queue.prepare_data(FUNCTIONS[kind], args=(ident,), job_id=f"loom-{kind}-{ident}",
-                               result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
-                               timeout=JOB_TIMEOUT)
-            for kind, ident in dict.fromkeys(jobs)])
+        unique = list(dict.fromkeys(jobs))
+        runs = [ident for kind, ident in unique if kind == "run"]
+        data = [Queue.prepare_data(FUNCTIONS[kind], args=(ident,), job_id=f"loom-{kind}-{ident}",
+                                   result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+                                   timeout=JOB_TIMEOUT)
+                for kind, ident in unique if kind != "run"]
+        for start in range(0, len(runs), RUNS_PER_JOB):
+            chunk = runs[start:start + RUNS_PER_JOB]
+            if len(chunk) == 1:
+                data.append(Queue.prepare_data(
+                    FUNCTIONS["run"], args=(chunk[0],), job_id=f"loom-run-{chunk[0]}",
+                    result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, timeout=JOB_TIMEOUT))
+            else:
+                data.append(Queue.prepare_data(
+                    RUN_MANY, args=(chunk,), job_id=f"loom-runs-{chunk[0]}-{chunk[-1]}",
+                    result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, timeout=JOB_TIMEOUT))
+        self.queue.enqueue_many(data)
 
     def __len__(self) -> int:
         return self.queue.count

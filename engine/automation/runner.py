@@ -5,20 +5,22 @@ decided the workflow should run (the relay for a record event, the scheduler for
 firing, a user's button for a manual workflow) with status ``queued``. :func:`execute`
 (the rq job, or called directly) then:
 
-1. marks it ``running`` and counts the attempt (its own short transaction);
+1. reads the run and its record (a read transaction); a run already final is left alone
+   (a redelivered job does nothing);
 2. opens ONE unit of work as the workflow's actor, with cause ``workflow`` (id: the run,
    label: the workflow's name) and the run's causal depth; locks the run row and leaves
-   at once if another execution finished it meanwhile (a redelivered job finds it done);
-3. loads the record, checks the trigger's filter and the condition, runs each action;
-4. writes the run's outcome (status, condition result, each action's outcome, duration)
-   in the same transaction, and commits: the run's record writes and its ``succeeded``
-   row commit together or not at all.
+   at once if another execution finished it meanwhile;
+3. checks the trigger's filter and the condition, runs each action;
+4. writes the run's outcome (status, condition result, each action's outcome, the attempt,
+   duration) in the same transaction, and commits: the run's record writes and its final
+   row commit together or not at all. A worker that dies before that commit leaves the run
+   ``queued``, and the lost-job sweep (:data:`LOST_AFTER`) hands it out again.
 
 A failing action rolls the whole unit back (nothing half-written) and the run is marked
 ``failed`` with the reason in its own transaction; with attempts left it gets a
 ``next_attempt_at`` (backoff) and the scheduler enqueues it again. The job itself never
-raises for a failed run, so rq's registries only hold jobs whose worker died; the
-scheduler's sweep re-enqueues runs left ``running`` past :data:`STALE_AFTER`.
+raises for a failed run, so rq's registries only hold jobs whose worker died. (Runs left
+``running`` by an earlier version past :data:`STALE_AFTER` are enqueued again too.)
 """
 
 from __future__ import annotations
@@ -143,21 +145,15 @@ def execute(snapshot: Any, run_id: int) -> Outcome:
     clock = snapshot.clock
     started = time.perf_counter()
     now = clock.now()
-    row = None
+    row = record = None
     for wait in MISSING_WAITS:
-        with snapshot.db.write() as conn:
+        with snapshot.db.read() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
             if row is not None:
                 if row.status in FINAL:
                     return Outcome(run_id, row.status)
-                # Only an unfinished run becomes running: an execution that waited here
-                # while another one finished it leaves without doing anything.
-                taken = conn.execute(sa.update(runs).where(
-                    runs.c.id == run_id, runs.c.status.not_in(FINAL)).values(
-                    status=RUNNING, attempts=runs.c.attempts + 1, started_at=utc_naive(now),
-                    next_attempt_at=None)).rowcount
-                if taken != 1:
-                    return Outcome(run_id, "duplicate")
+                if snapshot.model.has_entity(row.entity):
+                    record = _load(snapshot, row.entity, row.record_id, conn)
                 break
         # The relay enqueues just before it commits: a fast worker may look too early.
         time.sleep(wait)
@@ -169,7 +165,7 @@ def execute(snapshot: Any, run_id: int) -> Outcome:
         return _finish_alone(snapshot, row, STOPPED, f"workflow {row.workflow!r} is {why}",
                              started)
     try:
-        status, outcomes = _run(snapshot, workflow, row, now, started)
+        status, outcomes = _run(snapshot, workflow, row, record, now, started)
     except _Finished:
         return Outcome(run_id, "duplicate")
     except (RecordError, ActionFailed, LookupError, ValueError, sa.exc.SQLAlchemyError) as exc:
@@ -204,14 +200,18 @@ def _actor(snapshot: Any, workflow: Workflow, row: Any, record: dict[str, Any] |
     return Actor.system()
 
 
-def _load(snapshot: Any, entity: str, record_id: int | None) -> dict[str, Any] | None:
+def _load(snapshot: Any, entity: str, record_id: int | None,
+          conn: sa.Connection | None = None) -> dict[str, Any] | None:
     if record_id is None:
         return None
-    service = snapshot.service
-    plan = service.plan(entity)
+    plan = snapshot.service.plan(entity)
     table = plan.table
-    with snapshot.db.read() as conn:
-        row = conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().first()
+    query = sa.select(table).where(table.c.id == record_id)
+    if conn is None:
+        with snapshot.db.read() as own:
+            row = own.execute(query).mappings().first()
+    else:
+        row = conn.execute(query).mappings().first()
     if row is None:
         return None
     from_db = plan.from_db
@@ -237,10 +237,9 @@ def _old(snapshot: Any, entity: str, record: dict[str, Any], payload: Any) -> di
     return old
 
 
-def _run(snapshot: Any, workflow: Workflow, row: Any, now: dt.datetime,
-         started: float) -> tuple[str, list[dict[str, Any]]]:
+def _run(snapshot: Any, workflow: Workflow, row: Any, record: dict[str, Any] | None,
+         now: dt.datetime, started: float) -> tuple[str, list[dict[str, Any]]]:
     runtime_actor = _actor_loader(snapshot)
-    record = _load(snapshot, workflow.entity, row.record_id)
     if record is None and row.trigger == "deleted":
         record = {"id": row.record_id}
         for name, pair in ((row.payload or {}).get("changes") or {}).items():
@@ -271,6 +270,7 @@ def _run(snapshot: Any, workflow: Workflow, row: Any, now: dt.datetime,
                 run_actions(ctx, workflow)
         conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
             status=result, condition=condition, actions=outcomes, error=None,
+            attempts=runs.c.attempts + 1, started_at=utc_naive(now), next_attempt_at=None,
             finished_at=utc_naive(snapshot.clock.now()),
             duration_ms=round((time.perf_counter() - started) * 1000, 3)))
     return result, outcomes
@@ -342,14 +342,15 @@ def _failed(snapshot: Any, row: Any, workflow: Workflow, exc: BaseException,
     runs = snapshot.tables.workflow_runs
     now = snapshot.clock.now()
     with snapshot.db.write() as conn:
-        attempts = conn.execute(sa.select(runs.c.attempts).where(runs.c.id == row.id)).scalar()
+        attempts = (conn.execute(sa.select(runs.c.attempts).where(runs.c.id == row.id)
+                                 ).scalar() or 0) + 1
         retry_at = None
         if attempts is not None and attempts < workflow.max_attempts:
             delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
             retry_at = utc_naive(now + dt.timedelta(seconds=delay))
         error = describe_error(exc)
-        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
-            status=FAILED, error=error, actions=[], next_attempt_at=retry_at,
+        conn.execute(sa.update(runs).where(runs.c.id == row.id, runs.c.status.not_in(FINAL)).values(
+            status=FAILED, error=error, actions=[], next_attempt_at=retry_at, attempts=attempts,
             finished_at=utc_naive(now),
             duration_ms=round((time.perf_counter() - started) * 1000, 3)))
     return Outcome(row.id, FAILED, error)
