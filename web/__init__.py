@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.config["LOOM_INSTANCE_DIR"])
 
-    from web import auth, errors, extensions, i18n, notifications
+    from web import auth, errors, extensions, i18n, notifications, proxies
     from engine.runtime import Runtime
     from web.state import EXTENSION_KEY
 
@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
     auth.init_app(app)
+    proxies.init_app(app)
     errors.register(app)
     _jinja(app)
 
