@@ -18,7 +18,8 @@ logs all see the address chosen here (``request.remote_addr``).
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
