@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks at the database's stamp (``LOOM_MODEL_CHECK_INTERVAL`` on the web).
 DEFAULT_CHECK_INTERVAL = 1.0
-#: Seconds a process reuses a user's roles and teams (the token or session itself is
-#: checked on every request, so revoking a token or deactivating a user acts at once).
+#: Seconds a process reuses a user's roles and teams when the caller names no
+#: ``authz_epoch`` (jobs, commands). Requests name the epoch they read with their session
+#: or token, so a role, team or state change acts on the next request in every process.
 ACTOR_CACHE_SECONDS = 2.0
 #: Cached actors kept before the cache is emptied (a bound, not a tuning knob).
 ACTOR_CACHE_SIZE = 10_000
@@ -119,7 +120,7 @@ class Runtime:
         self._model: CompiledModel | None = None  # compiled before the database was opened
         self._stamp: tuple[int | None, int | None] | None = None
         self._checked_at = 0.0
-        self._actors: dict[tuple[int, str], tuple[float, Actor]] = {}
+        self._actors: dict[tuple[int, str, int | None], tuple[float, Actor]] = {}
 
     # -- what callers use ------------------------------------------------------
     @property
@@ -162,20 +163,28 @@ class Runtime:
     def tables(self) -> ModelTables:
         return self.current.tables
 
-    def actor(self, user_id: int, lang: str = "en") -> Actor:
-        """The :class:`~engine.permissions.Actor` of ``user_id``, roles and teams reread
-        every :data:`ACTOR_CACHE_SECONDS`."""
+    def actor(self, user_id: int, lang: str = "en", epoch: int | None = None) -> Actor:
+        """The :class:`~engine.permissions.Actor` of ``user_id``.
+
+        ``epoch``: the user's ``authz_epoch`` as just read (with the session or token);
+        the actor is cached under it and reread once it moved, so nothing stale is served.
+        Without it, roles and teams are reread every :data:`ACTOR_CACHE_SECONDS`.
+        """
         from engine import accounts
 
-        key = (user_id, lang)
+        key = (user_id, lang, epoch)
         now = time.monotonic()
         hit = self._actors.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and (epoch is not None or hit[0] > now):
             return hit[1]
         current = self.current
         actor = accounts.actor_for(current.db, current.tables, user_id, lang=lang)
         if len(self._actors) > ACTOR_CACHE_SIZE:
             self._actors.clear()
+        if epoch is not None:  # older epochs of this user are never asked for again
+            for old in [k for k in self._actors
+                        if k[0] == user_id and k[2] is not None and k[2] != epoch]:
+                del self._actors[old]
         self._actors[key] = (now + ACTOR_CACHE_SECONDS, actor)
         return actor
 

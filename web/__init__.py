@@ -22,6 +22,14 @@ from web.config import secret_key, settings
 
 __all__ = ["create_app"]
 
+#: The Content-Security-Policy of every response: scripts only from Loom's own files (no
+#: inline scripts or event handlers), no plugins, no framing, no foreign base or forms.
+#: Inline ``style=`` attributes stay allowed (style-src only): they carry layout, never code.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; "
+                           "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                           "object-src 'none'; base-uri 'self'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Loom web application.
@@ -38,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.config["LOOM_INSTANCE_DIR"])
 
-    from web import auth, errors, extensions, i18n, notifications
+    from web import auth, errors, extensions, i18n, notifications, proxies
     from engine.runtime import Runtime
     from web.state import EXTENSION_KEY
 
@@ -61,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
     auth.init_app(app)
+    proxies.init_app(app)
     errors.register(app)
     _jinja(app)
 
@@ -89,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
     return app

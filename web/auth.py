@@ -1,8 +1,11 @@
 """Who is asking: login and logout for people, bearer tokens for programs.
 
 People log in with a password (argon2id, checked by :mod:`engine.accounts`); failed
-attempts are throttled per user name and address across all processes. Programs send
-``Authorization: Bearer <token>`` (tokens are stored hashed and can be revoked).
+attempts are throttled per user name and address across all processes. A login starts
+a server-side session (:mod:`engine.accounts.sessions`) whose key the signed cookie
+carries: logout, a password change or a deactivation ends it wherever the cookie is
+presented. Programs send ``Authorization: Bearer <token>`` (tokens are stored hashed
+and can be revoked, by an admin or by their user on the profile page).
 Either way the request gets one engine :class:`~engine.permissions.Actor`, which the
 record service checks on every call: this module decides *who*, never *what*.
 """
@@ -31,28 +34,38 @@ bp = Blueprint("auth", __name__)
 
 #: Prefix of the Authorization header value carrying an API token.
 BEARER = "bearer "
+#: Key of the server-side session's key in the signed cookie.
+SESSION_ID_KEY = "_loom_session"
 
 
 class SessionUser(UserMixin):
     """The logged-in user as Flask-Login sees it (the id only; the Actor has the rest)."""
 
-    def __init__(self, user: dict[str, Any]) -> None:
-        self.id = user["id"]
-        self.username = user["username"]
-        self.display_name = user.get("display_name") or user["username"]
-        self.lang = user.get("lang") or "en"
+    def __init__(self, found: accounts.SessionUser) -> None:
+        self.id = found.user_id
+        self.username = found.username
+        self.display_name = found.display_name or found.username
+        self.lang = found.lang or "en"
         #: An IANA name, or None for the organisation's zone.
-        self.time_zone = user.get("time_zone")
+        self.time_zone = found.time_zone
+        #: The user's authorisation stamp read with the session (see Runtime.actor).
+        self.authz_epoch = found.authz_epoch
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SessionUser | None:
+    """The user of the cookie's server-side session, if it is still live and theirs."""
     rt = runtime()
-    try:
-        user = accounts.get_user(rt.db, rt.tables, int(user_id))
-    except (TypeError, ValueError):
+    found = accounts.session_user(rt.db, rt.tables, session.get(SESSION_ID_KEY), clock=rt.clock)
+    if found is None or str(found.user_id) != str(user_id):
         return None
-    return SessionUser(user) if user and user.get("active") else None
+    return SessionUser(found)
+
+
+def client_address() -> str:
+    """The client's address (``X-Forwarded-For`` counts only from trusted proxies, see
+    :mod:`web.proxies`)."""
+    return request.remote_addr or "?"
 
 
 def _bearer_token() -> str | None:
@@ -70,12 +83,12 @@ def current_actor() -> Actor | None:
     actor = None
     token = _bearer_token()
     if token is not None:
-        user_id = accounts.verify_token(rt.db, rt.tables, token, clock=rt.clock)
-        if user_id is not None:
-            actor = loom_state().actor(user_id, lang())
+        found = accounts.token_user(rt.db, rt.tables, token, clock=rt.clock)
+        if found is not None:
+            actor = loom_state().actor(found[0], lang(), epoch=found[1])
         g.loom_auth = "token"
     elif current_user.is_authenticated:
-        actor = loom_state().actor(current_user.id, lang())
+        actor = loom_state().actor(current_user.id, lang(), epoch=current_user.authz_epoch)
         g.loom_auth = "session"
     g.loom_actor = actor
     return actor
@@ -129,7 +142,7 @@ def login():  # noqa: ANN201
     elif form.validate_on_submit():
         rt = runtime()
         username = form.username.data.strip()
-        address = request.remote_addr or "?"
+        address = client_address()
         throttle = accounts.LoginThrottle(rt.db, rt.tables, clock=rt.clock)
         wait = throttle.retry_after(username, address)
         if wait:
@@ -145,11 +158,16 @@ def login():  # noqa: ANN201
                 status = 401
             else:
                 throttle.succeeded(username, address)
-                user = accounts.get_user(rt.db, rt.tables, user_id)
                 chosen = session.get(SESSION_KEY)
                 session.clear()  # a new session on login: no fixation
-                login_user(SessionUser(user))
-                session[SESSION_KEY] = chosen if chosen in LANGUAGES else user.get("lang", "en")
+                key = accounts.start_session(rt.db, rt.tables, user_id, address=address,
+                                             agent=request.user_agent.string, clock=rt.clock)
+                found = accounts.session_user(rt.db, rt.tables, key, clock=rt.clock)
+                if found is None:  # deactivated between the two reads
+                    abort(401)
+                session[SESSION_ID_KEY] = key
+                login_user(SessionUser(found))
+                session[SESSION_KEY] = chosen if chosen in LANGUAGES else found.lang
                 return redirect(safe_next(form.next.data, url_for("home")))
     elif request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -158,6 +176,8 @@ def login():  # noqa: ANN201
 
 @bp.route("/logout", methods=["POST"])
 def logout():  # noqa: ANN201
+    rt = runtime()
+    accounts.end_session(rt.db, rt.tables, session.get(SESSION_ID_KEY))
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -208,6 +228,55 @@ def time_zone_page():  # noqa: ANN201
     return render_template("auth/time_zone.html", zones=zone_names(),
                            chosen=user.get("time_zone") or "",
                            organisation=rt.clock.zone_name)
+
+
+def _checked_form() -> None:
+    if not FlaskForm().validate_on_submit():
+        abort(400, description="the form expired; reload the page and try again")
+
+
+@bp.route("/profile")
+@login_required
+def profile():  # noqa: ANN201
+    """The user's own page: their live sessions and their API tokens (revocable here)."""
+    from web.records.display import format_moment
+
+    rt = runtime()
+    sessions = accounts.list_sessions(rt.db, rt.tables, current_user.id,
+                                      current=session.get(SESSION_ID_KEY), clock=rt.clock)
+    tokens = accounts.list_tokens(rt.db, rt.tables, current_user.username)
+    return render_template("auth/profile.html", sessions=sessions, tokens=tokens,
+                           now=rt.clock.naive_now(), format_at=format_moment)
+
+
+@bp.route("/profile/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():  # noqa: ANN201
+    """Log out every other browser of this user (this one stays logged in)."""
+    from flask_babel import gettext as _
+
+    _checked_form()
+    rt = runtime()
+    ended = accounts.end_other_sessions(rt.db, rt.tables, current_user.id,
+                                        session.get(SESSION_ID_KEY))
+    flash(_("Other sessions ended: %(count)d.", count=ended), "success")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.route("/profile/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_own_token(token_id: int):  # noqa: ANN201
+    """Revoke one of the user's own API tokens (another's is a 404)."""
+    from flask_babel import gettext as _
+
+    _checked_form()
+    rt = runtime()
+    try:
+        accounts.revoke_token(rt.db, rt.tables, token_id, clock=rt.clock, owner=current_user.id)
+    except accounts.AccountError:
+        abort(404, description="no such token of yours")
+    flash(_("Token %(id)d revoked.", id=token_id), "success")
+    return redirect(url_for("auth.profile"))
 
 
 def init_app(app: Any) -> None:

@@ -31,6 +31,8 @@ ENV_SETTINGS = {
     "LOOM_COOKIE_SECURE": lambda v: v.lower() in ("1", "true", "yes"),
     "LOOM_WARM_UP": lambda v: v.lower() in ("1", "true", "yes"),
     "LOOM_TIMEZONE": str,
+    # A number of proxy hops, or addresses/networks of proxies (see web/proxies.py).
+    "LOOM_TRUSTED_PROXIES": str,
 }
 
 

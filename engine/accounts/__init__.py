@@ -2,7 +2,7 @@
 
 Everything here reads and writes Loom's own tables (``loom_users``,
 ``loom_credentials``, ``loom_user_roles``, ``loom_teams``, ``loom_team_members``,
-``loom_tokens``, ``loom_login_attempts``); users are not an entity, so none of it
+``loom_tokens``, ``loom_sessions``, ``loom_login_attempts``); users are not an entity, so none of it
 goes through the record service. Every function takes the database and the
 model's tables and commits in one place. Never imports Flask.
 """
@@ -18,7 +18,16 @@ from engine.accounts.teams import (
                                    set_parent,
 )
 from engine.accounts.throttle import LoginThrottle
-from engine.accounts.tokens import create_token, list_tokens, revoke_token, verify_token
+from engine.accounts.sessions import (
+                                      SessionUser,
+                                      end_other_sessions,
+                                      end_session,
+                                      list_sessions,
+                                      session_user,
+                                      start_session,
+)
+from engine.accounts.tokens import (create_token, list_tokens, revoke_token, token_user,
+                                    verify_token)
 from engine.accounts.users import (
                                    authenticate,
                                    create_user,
@@ -38,7 +47,8 @@ from engine.accounts.users import (
 )
 
 __all__ = [
-    "AccountError", "LoginThrottle", "PasswordTooWeak", "actor_for", "add_member", "authenticate",
+    "AccountError", "LoginThrottle", "PasswordTooWeak", "SessionUser", "end_other_sessions",
+    "end_session", "list_sessions", "session_user", "start_session", "token_user", "actor_for", "add_member", "authenticate",
     "create_team", "create_token", "create_user", "deactivate_user", "find_user", "get_user",
     "grant_role", "list_teams", "list_tokens", "list_users", "reactivate_user", "remove_member",
     "revoke_role",

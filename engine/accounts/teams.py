@@ -1,7 +1,9 @@
 """Teams: a tree (each team may have a parent) with members and an optional manager.
 
 Writes ``loom_teams`` and ``loom_team_members``. Which records a team sees is the
-access policy's business (:mod:`engine.access`), not this module's.
+access policy's business (:mod:`engine.access`), not this module's. A member change
+moves the member's ``authz_epoch``; a change of the tree or of a manager moves everyone's
+(:func:`engine.accounts.users.bump_authz`), so cached actors are reread at once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.accounts.errors import AccountError
-from engine.accounts.users import user_id
+from engine.accounts.users import bump_authz, user_id
 from engine.storage.db import Database
 from engine.storage.tables import ModelTables
 
@@ -39,8 +41,11 @@ def create_team(db: Database, tables: ModelTables, name: str, *, parent: str | N
             raise AccountError(f"team {name!r} already exists")
         parent_id = team_id(conn, tables, parent) if parent else None
         manager_id = user_id(conn, tables, manager) if manager else None
-        return int(conn.execute(teams.insert().values(
+        new_id = int(conn.execute(teams.insert().values(
             name=name, parent_id=parent_id, manager_id=manager_id)).inserted_primary_key[0])
+        if parent_id is not None or manager_id is not None:
+            bump_authz(conn, tables)
+        return new_id
 
 
 def add_member(db: Database, tables: ModelTables, team: str, username: str) -> None:
@@ -51,6 +56,7 @@ def add_member(db: Database, tables: ModelTables, team: str, username: str) -> N
         if not conn.execute(sa.select(members.c.team_id).where(
                 members.c.team_id == tid, members.c.user_id == uid)).first():
             conn.execute(members.insert().values(team_id=tid, user_id=uid))
+            bump_authz(conn, tables, uid)
 
 
 def remove_member(db: Database, tables: ModelTables, team: str, username: str) -> None:
@@ -61,6 +67,7 @@ def remove_member(db: Database, tables: ModelTables, team: str, username: str) -
         if not conn.execute(members.delete().where(members.c.team_id == tid,
                                                    members.c.user_id == uid)).rowcount:
             raise AccountError(f"{username!r} is not a member of team {team!r}")
+        bump_authz(conn, tables, uid)
 
 
 def set_manager(db: Database, tables: ModelTables, team: str, manager: str | None) -> None:
@@ -70,6 +77,7 @@ def set_manager(db: Database, tables: ModelTables, team: str, manager: str | Non
         tid = team_id(conn, tables, team)
         manager_id = user_id(conn, tables, manager) if manager else None
         conn.execute(teams.update().where(teams.c.id == tid).values(manager_id=manager_id))
+        bump_authz(conn, tables)
 
 
 def set_parent(db: Database, tables: ModelTables, team: str, parent: str | None) -> None:
@@ -95,6 +103,7 @@ def set_parent(db: Database, tables: ModelTables, team: str, parent: str | None)
                 seen.add(above)
                 above = parents.get(above)
         conn.execute(teams.update().where(teams.c.id == tid).values(parent_id=parent_id))
+        bump_authz(conn, tables)
 
 
 def list_teams(db: Database, tables: ModelTables) -> list[dict[str, Any]]:

@@ -2,9 +2,14 @@
 
 Failures are rows of ``loom_login_attempts`` (so every worker process sees the
 same counts). A (username, address) pair is refused for a while after
-``max_failures`` failures within ``window_seconds``; an address alone after
-:data:`ADDRESS_FACTOR` times as many (guessing across many usernames). A success
-clears the pair's failures. Rows older than the window are pruned as new ones come.
+``max_failures`` failures within ``window_seconds``. An address with
+:data:`ADDRESS_FACTOR` times as many failures (guessing across many usernames) is
+*suspect*, never shut: each username then gets :data:`SUSPECT_MAX_FAILURES` failures
+from it per window instead of ``max_failures``, so guessing slows to one try per
+username and window, while a person typing their right password is never refused
+because others failed from the same address (an office behind one NAT, a proxy
+Loom was not told about). A success clears the pair's failures. Rows older than the
+window are pruned as new ones come.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ MAX_FAILURES = 5
 WINDOW_SECONDS = 300
 #: An address is refused after this many times ``max_failures`` failures (any usernames).
 ADDRESS_FACTOR = 10
+#: Failed logins of one username allowed within the window from a suspect address.
+SUSPECT_MAX_FAILURES = 1
 #: Longest username and address stored (longer ones are cut).
 MAX_USERNAME, MAX_IP = 150, 64
 
@@ -55,14 +62,27 @@ class LoginThrottle:
         return max(1, math.ceil((free_at - now).total_seconds()))
 
     def retry_after(self, username: str, ip: str | None) -> int:
-        """Seconds until ``username`` may try again from ``ip``; 0 means now."""
+        """Seconds until ``username`` may try again from ``ip``; 0 means now.
+
+        Only ``username``'s own failures from ``ip`` count; how many are allowed drops to
+        :data:`SUSPECT_MAX_FAILURES` while ``ip`` is suspect.
+        """
         name, address = self._key(username, ip)
         t = self.table
         now = self.clock.naive_now()
         with self.db.read() as conn:
-            return max(self._wait(conn, sa.and_(t.c.username == name, t.c.ip == address),
-                                  self.max_failures, now),
-                       self._wait(conn, t.c.ip == address, self.max_failures * ADDRESS_FACTOR, now))
+            suspect = self._wait(conn, t.c.ip == address, self.max_failures * ADDRESS_FACTOR,
+                                 now) > 0
+            limit = min(SUSPECT_MAX_FAILURES, self.max_failures) if suspect else self.max_failures
+            return self._wait(conn, sa.and_(t.c.username == name, t.c.ip == address), limit, now)
+
+    def suspect(self, ip: str | None) -> bool:
+        """True while ``ip`` has too many failures across usernames (see the module)."""
+        _, address = self._key("", ip)
+        now = self.clock.naive_now()
+        with self.db.read() as conn:
+            return self._wait(conn, self.table.c.ip == address,
+                              self.max_failures * ADDRESS_FACTOR, now) > 0
 
     def failed(self, username: str, ip: str | None) -> None:
         """Record a failed login."""

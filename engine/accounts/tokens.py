@@ -65,7 +65,8 @@ def create_token(db: Database, tables: ModelTables, username: str, *, name: str 
 def _lookup(tokens: sa.Table, users: sa.Table) -> sa.Select:
     """The token's row joined with its user, by id (built once: a request only binds the id)."""
     return (sa.select(tokens.c.secret_hash, tokens.c.user_id, tokens.c.expires_at,
-                      tokens.c.revoked_at, tokens.c.last_used_at, users.c.active)
+                      tokens.c.revoked_at, tokens.c.last_used_at, users.c.active,
+                      users.c.authz_epoch)
             .select_from(tokens.join(users, users.c.id == tokens.c.user_id))
             .where(tokens.c.id == sa.bindparam("token_id", type_=tokens.c.id.type)))
 
@@ -73,6 +74,13 @@ def _lookup(tokens: sa.Table, users: sa.Table) -> sa.Select:
 def verify_token(db: Database, tables: ModelTables, token: str, *,
                  clock: Clock = SYSTEM_CLOCK) -> int | None:
     """The user id of a valid token; ``None`` if unknown, revoked, expired or the user is inactive."""
+    found = token_user(db, tables, token, clock=clock)
+    return found[0] if found is not None else None
+
+
+def token_user(db: Database, tables: ModelTables, token: str, *,
+               clock: Clock = SYSTEM_CLOCK) -> tuple[int, int] | None:
+    """(user id, the user's ``authz_epoch``) of a valid token; ``None`` as in :func:`verify_token`."""
     match = _TOKEN.match(token) if isinstance(token, str) else None
     if match is None:
         return None
@@ -90,16 +98,21 @@ def verify_token(db: Database, tables: ModelTables, token: str, *,
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         with db.write() as conn:
             conn.execute(tokens.update().where(tokens.c.id == token_id).values(last_used_at=now))
-    return int(row.user_id)
+    return int(row.user_id), int(row.authz_epoch or 0)
 
 
 def revoke_token(db: Database, tables: ModelTables, token_id: int, *,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
-    """Revoke the token with this id (its user can no longer use it)."""
+                 clock: Clock = SYSTEM_CLOCK, owner: int | None = None) -> None:
+    """Revoke the token with this id (its user can no longer use it).
+
+    ``owner``: a user id the token must belong to (a user revoking their own tokens);
+    another's token is then as unknown as a missing one.
+    """
     tokens = tables.tokens
     with db.write() as conn:
-        found = conn.execute(sa.select(tokens.c.revoked_at).where(tokens.c.id == token_id)).first()
-        if found is None:
+        found = conn.execute(sa.select(tokens.c.revoked_at, tokens.c.user_id)
+                             .where(tokens.c.id == token_id)).first()
+        if found is None or (owner is not None and int(found.user_id) != owner):
             raise AccountError(f"unknown token {token_id}")
         if found.revoked_at is None:
             conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=clock.naive_now()))

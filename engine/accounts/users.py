@@ -3,6 +3,13 @@ language and time zone.
 
 Writes ``loom_users``, ``loom_credentials`` and ``loom_user_roles``. Whether a
 role exists in the model is the caller's check (the model is not needed here).
+
+Every change of what a user may do (roles, active, language) moves their
+``authz_epoch`` in the same transaction (:func:`bump_authz`): processes cache actors
+per epoch, so the change acts on the user's next request in every process. A new
+password or a deactivation ends all of the user's browser sessions
+(:mod:`engine.accounts.sessions`); a new password keeps their API tokens, a
+deactivation revokes them.
 """
 
 from __future__ import annotations
@@ -27,6 +34,16 @@ ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: Longest display name and e-mail address stored.
 MAX_DISPLAY_NAME = 255
 MAX_EMAIL = 254
+
+
+def bump_authz(conn: sa.Connection, tables: ModelTables, user_id: int | None = None) -> None:
+    """Move the ``authz_epoch`` of ``user_id`` (None: of everyone, after a team change),
+    in the caller's transaction: cached actors of the old epoch are no longer used."""
+    users = tables.users
+    update = users.update().values(authz_epoch=users.c.authz_epoch + 1)
+    if user_id is not None:
+        update = update.where(users.c.id == user_id)
+    conn.execute(update)
 
 
 def _check_username(username: str) -> str:
@@ -112,18 +129,29 @@ def _store_hash(conn: sa.Connection, tables: ModelTables, uid: int, hashed: str,
 
 def set_password(db: Database, tables: ModelTables, username: str, password: str, *,
                  clock: Clock = SYSTEM_CLOCK) -> None:
-    """Set (or replace) the password of ``username``; :class:`PasswordTooWeak` if too short."""
+    """Set (or replace) the password of ``username``; :class:`PasswordTooWeak` if too short.
+
+    Ends every browser session of the user; their API tokens stay (revoke them one by one).
+    """
+    from engine.accounts.sessions import end_sessions
+
     hashed = hash_password(password)
     with db.write() as conn:
-        _store_hash(conn, tables, user_id(conn, tables, username), hashed, clock)
+        uid = user_id(conn, tables, username)
+        _store_hash(conn, tables, uid, hashed, clock)
+        end_sessions(conn, tables, uid)
 
 
 def deactivate_user(db: Database, tables: ModelTables, username: str, *,
                     clock: Clock = SYSTEM_CLOCK) -> None:
-    """Stop ``username`` from logging in and revoke every token they hold."""
+    """Stop ``username`` from logging in, end their sessions and revoke every token they hold."""
+    from engine.accounts.sessions import end_sessions
+
     with db.write() as conn:
         uid = user_id(conn, tables, username)
         conn.execute(tables.users.update().where(tables.users.c.id == uid).values(active=False))
+        bump_authz(conn, tables, uid)
+        end_sessions(conn, tables, uid)
         tokens = tables.tokens
         conn.execute(tokens.update().where(tokens.c.user_id == uid, tokens.c.revoked_at.is_(None))
                      .values(revoked_at=clock.naive_now()))
@@ -135,6 +163,7 @@ def reactivate_user(db: Database, tables: ModelTables, username: str) -> None:
     with db.write() as conn:
         uid = user_id(conn, tables, username)
         conn.execute(tables.users.update().where(tables.users.c.id == uid).values(active=True))
+        bump_authz(conn, tables, uid)
 
 
 def _check_email(email: str | None) -> str | None:
@@ -158,6 +187,7 @@ def update_user(db: Database, tables: ModelTables, username: str, *, display_nam
         conn.execute(tables.users.update().where(tables.users.c.id == uid).values(
             display_name=(display_name or "").strip(), email=email, lang=lang,
             time_zone=time_zone))
+        bump_authz(conn, tables, uid)
 
 
 def authenticate(db: Database, tables: ModelTables, username: str, password: str, *,
@@ -283,6 +313,7 @@ def grant_role(db: Database, tables: ModelTables, username: str, role: str) -> N
         uid = user_id(conn, tables, username)
         if not conn.execute(sa.select(ur.c.role).where(ur.c.user_id == uid, ur.c.role == role)).first():
             conn.execute(ur.insert().values(user_id=uid, role=role))
+            bump_authz(conn, tables, uid)
 
 
 def revoke_role(db: Database, tables: ModelTables, username: str, role: str) -> None:
@@ -290,4 +321,5 @@ def revoke_role(db: Database, tables: ModelTables, username: str, role: str) -> 
     ur = tables.user_roles
     with db.write() as conn:
         uid = user_id(conn, tables, username)
-        conn.execute(ur.delete().where(ur.c.user_id == uid, ur.c.role == role))
+        if conn.execute(ur.delete().where(ur.c.user_id == uid, ur.c.role == role)).rowcount:
+            bump_authz(conn, tables, uid)

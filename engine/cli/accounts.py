@@ -110,12 +110,15 @@ def user_create(obj: Any, username: str, password: str | None, password_stdin: b
 @click.pass_obj
 @_guarded
 def user_passwd(obj: Any, username: str, password_stdin: bool) -> None:
-    """Set a user's password (asked twice, or read from standard input)."""
+    """Set a user's password (asked twice, or read from standard input).
+
+    Ends every browser session of the user; their API tokens stay (`loom token revoke`)."""
     from engine.accounts import set_password
 
     tables = _tables(obj)
     set_password(obj.db, tables, username, _read_password(password_stdin), clock=obj.config.clock)
-    click.secho(f"password of {username} changed", fg="green")
+    click.secho(f"password of {username} changed; their browser sessions ended "
+                "(API tokens kept: see `loom token list`)", fg="green")
 
 
 @user.command("deactivate")

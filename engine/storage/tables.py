@@ -40,12 +40,13 @@ TEAMS = "loom_teams"
 TEAM_MEMBERS = "loom_team_members"
 TOKENS = "loom_tokens"
 LOGIN_ATTEMPTS = "loom_login_attempts"
+SESSIONS = "loom_sessions"
 WORKFLOW_RUNS = "loom_workflow_runs"
 NOTIFICATIONS = "loom_notifications"
 APPROVALS = "loom_approvals"
 SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE, CREDENTIALS,
-                 USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS, WORKFLOW_RUNS,
-                 NOTIFICATIONS, APPROVALS)
+                 USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS, SESSIONS,
+                 WORKFLOW_RUNS, NOTIFICATIONS, APPROVALS)
 
 #: ``on_delete`` of a relation -> the SQL action.
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -87,6 +88,9 @@ def system_tables(metadata: sa.MetaData) -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         # The user's IANA time zone; NULL: the organisation's (LOOM_TIMEZONE).
         sa.Column("time_zone", sa.String(64), nullable=True),
+        # Moves on every change of the user's roles, teams or state (and on every team
+        # change): processes cache an actor per (user, authz_epoch), see engine.runtime.
+        sa.Column("authz_epoch", sa.Integer(), nullable=False, server_default="0"),
     )
     sa.Table(
         SCHEMA_VERSIONS, metadata, _id_column(),
@@ -286,6 +290,20 @@ def _account_tables(metadata: sa.MetaData) -> None:
         sa.Index(None, "username", "ip", "failed_at"),
         sa.Index(None, "ip", "failed_at"),
     )
+    sa.Table(
+        SESSIONS, metadata,
+        # One row per logged-in browser (engine.accounts.sessions): the SHA-256 of the
+        # key its signed cookie carries. Logout deletes the row, a password change all of
+        # the user's rows; expired rows are pruned as new ones come.
+        sa.Column("key_hash", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey(user_id, ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False, index=True),
+        sa.Column("address", sa.String(64), nullable=False, server_default=""),
+        sa.Column("agent", sa.String(255), nullable=False, server_default=""),
+    )
 
 
 def _user_fk() -> sa.ForeignKey:
@@ -401,6 +419,10 @@ class ModelTables:
     @property
     def tokens(self) -> sa.Table:
         return self.metadata.tables[TOKENS]
+
+    @property
+    def sessions(self) -> sa.Table:
+        return self.metadata.tables[SESSIONS]
 
     @property
     def login_attempts(self) -> sa.Table:

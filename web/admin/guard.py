@@ -37,8 +37,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def forget_cached_actors() -> None:
     """Make this process reread everyone's roles and teams at their next request.
 
-    Called after a role or team change, so the change acts at once here; other
-    processes reread within ``engine.runtime.ACTOR_CACHE_SECONDS``. A team change can
-    reach everyone below the team, so the whole cache goes, not one user's entry.
+    Requests need it no more: every role, team or state change moves the users'
+    ``authz_epoch`` (engine.accounts), which requests read with their session or token,
+    so every process rereads at the next request. It still frees this process's cache
+    (and the actors of callers that name no epoch) at once.
     """
     loom_state().forget_actors()

@@ -53,10 +53,16 @@ def test_old_failures_are_pruned(throttle, database, tables):
         assert [r.username for r in conn.execute(tables.login_attempts.select())] == ["bob"]
 
 
-def test_an_address_guessing_many_usernames_is_locked(throttle):
+def test_an_address_guessing_many_usernames_is_slowed_not_shut(throttle):
     for i in range(30):
         throttle.failed(f"user{i}", "10.0.0.1")
+    assert throttle.suspect("10.0.0.1") and not throttle.suspect("10.0.0.2")
+    # Nobody is refused for the failures of others: someone else may still log in ...
+    assert throttle.retry_after("someone_else", "10.0.0.1") == 0
+    # ... but from a suspect address one failure per username locks it (3 elsewhere).
+    throttle.failed("someone_else", "10.0.0.1")
     assert throttle.retry_after("someone_else", "10.0.0.1") > 0
+    throttle.failed("someone_else", "10.0.0.2")
     assert throttle.retry_after("someone_else", "10.0.0.2") == 0
 
 
