@@ -148,9 +148,16 @@ def _prefill(spec: FormSpec, form: Any, args: Any, shown: Mapping[str, Any],
         bound = form[s.attr]
         bound.process_formdata(given)
         try:
-            out[s.name] = s.widget.from_form(s.field, bound.data, time_zone())
-        except (FormValueError, ValueError, TypeError):
+            value = s.widget.from_form(s.field, bound.data, time_zone())
+            # What the service would refuse (a word for an amount, an option the field
+            # lacks) is not shown as if it were accepted.
+            if value is not None and any(s.field.type.check(
+                    s.field, s.field.type.coerce(s.field, value))):
+                raise ValueError(s.name)
+        except (FormValueError, ValueError, TypeError, ArithmeticError):
             bound.data = shown.get(s.attr)
+            continue
+        out[s.name] = value
     return out
 
 
