@@ -102,9 +102,14 @@ export function attach(board) {
     Sortable.create(list, {
       group: "loom-board",
       draggable: "[data-card]",
-      filter: "select, button, input, a",
+      filter: "select, option, button, input",
       preventOnFilter: false,
       ghostClass: "loom-board-ghost",
+      // Pointer events rather than the browser's native drag and drop: the same on every
+      // browser and touch screen, and a press that moves less than a few pixels stays a
+      // click (on the card's link).
+      forceFallback: true,
+      fallbackTolerance: 4,
       animation: 120,
       onEnd(event) {
         if (event.from === event.to) return;
@@ -131,6 +136,7 @@ export function attach(board) {
     });
   });
   board.loomBoard = { move: (card, value) => move(board, card, value, () => {}) };
+  board.dataset.boardReady = "true"; // for tests and styles: the drag and drop is live
   return board.loomBoard;
 }
 
