@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -121,7 +122,7 @@ def _pass(url: str, instance: Path, repeat: int) -> dict[str, float]:
         client = _client(app, viewer)
         response = client.get(BOARD_URL)
         assert response.status_code == 200 and b'data-testid="board-card"' in response.data
-        out[f"loom_ms_{viewer}"] = round(_median_ms(lambda: client.get(BOARD_URL), repeat), 1)
+        out[f"loom_ms_{viewer}"] = round(_median_ms(partial(client.get, BOARD_URL), repeat), 1)
     run, engine = _raw(url)
     out["raw_ms"] = round(_median_ms(run, repeat), 2)
     engine.dispose()

@@ -357,14 +357,12 @@ def _board_problem(key: str | int, f: Field) -> str | None:
     column totals are SQL sums, so they need stored numbers (not ids of relations).
     """
     value_type = f.type.result_type(f) if f.computed and hasattr(f.type, "result_type") else f.type
-    if key == "field":
-        if not (f.stored and f.options and f.type.cel_type(f) == "string"):
-            return (f"the board's field {f.name!r} must be a select field (one value out of "
-                    f"declared options); it is a {f.type_name}")
-    elif key == "sum":
-        if not (f.stored and value_type.numeric and f.type.references(f) is None):
-            return (f"the board can only total number or money fields; {f.name!r} is a "
-                    f"{f.type_name}" + (f" returning {f.returns}" if f.returns else ""))
+    if key == "field" and not (f.stored and f.options and f.type.cel_type(f) == "string"):
+        return (f"the board's field {f.name!r} must be a select field (one value out of "
+                f"declared options); it is a {f.type_name}")
+    if key == "sum" and not (f.stored and value_type.numeric and f.type.references(f) is None):
+        return (f"the board can only total number or money fields; {f.name!r} is a "
+                f"{f.type_name}" + (f" returning {f.returns}" if f.returns else ""))
     return None
 
 

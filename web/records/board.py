@@ -133,9 +133,15 @@ def _columns(rt: Snapshot, actor: Actor, ent: Entity, field: Field, sums: list[F
     return columns
 
 
+#: Notices of the list's paging and sorting, which a board (no pages, cards in the list's
+#: order) does not use: a list URL opened as a board says nothing about them.
+LIST_ONLY_NOTICES = frozenset({"bad_page", "bad_per_page", "page_beyond", "unknown_sort",
+                               "unsortable"})
+
+
 def _board_query(ent: Entity, args: MultiDict, visible: Any) -> tuple[Any, list[str]]:
     query = filtering.parse(ent, args, visible, time_zone())
-    return query, [notice_text(ent, n) for n in query.notices]
+    return query, [notice_text(ent, n) for n in query.notices if n.code not in LIST_ONLY_NOTICES]
 
 
 @bp.route("/<entity>/board", endpoint="board")
