@@ -325,6 +325,12 @@ class _Entities:
             elif path[0] == "display_field" and name in fields and not fields[name].stored:
                 self.errors.append(doc.error(path, "the display field must be stored in the "
                                              "entity's table"))
+            elif path[1:2] == ("board",) and path[2] != "card":
+                problem = (_board_problem(path[2], fields[name]) if name in fields else
+                           f"the board can't use the standard column {name!r} as its "
+                           f"{'field' if path[2] == 'field' else 'totals'}")
+                if problem:
+                    self.errors.append(doc.error(path, problem))
             if path[0] == "form_layout":
                 if name in placed:
                     self.errors.append(doc.error(path, f"field {name!r} is placed twice in the form",
@@ -342,6 +348,22 @@ class _Entities:
                     docs, f.source, ("target",),
                     f"relation to unknown entity {f.target!r}{suggest(f.target, set(self.drafts))}; "
                     f"known: {', '.join(sorted(self.drafts))}", "reference"))
+
+
+def _board_problem(key: str | int, f: Field) -> str | None:
+    """Why ``f`` can't play its part ``key`` (``field``, ``sum``) on a board, or None.
+
+    The board's columns are the options of one stored field holding one value; its
+    column totals are SQL sums, so they need stored numbers (not ids of relations).
+    """
+    value_type = f.type.result_type(f) if f.computed and hasattr(f.type, "result_type") else f.type
+    if key == "field" and not (f.stored and f.options and f.type.cel_type(f) == "string"):
+        return (f"the board's field {f.name!r} must be a select field (one value out of "
+                f"declared options); it is a {f.type_name}")
+    if key == "sum" and not (f.stored and value_type.numeric and f.type.references(f) is None):
+        return (f"the board can only total number or money fields; {f.name!r} is a "
+                f"{f.type_name}" + (f" returning {f.returns}" if f.returns else ""))
+    return None
 
 
 def _index_name(entity: str, fields: tuple[str, ...], spec: dict[str, Any]) -> str:

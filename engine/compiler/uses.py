@@ -61,6 +61,8 @@ def view_description(path: tuple[str | int, ...]) -> str:
         return "display field"
     if path[0] == "form_layout":
         return f"form layout section {path[2]}"
+    if path[1] == "board":
+        return f"list view board {path[2]}"
     return f"list view {path[1]}"
 
 
@@ -127,6 +129,11 @@ def view_names(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str
         names.extend((("list_view", key, i), n) for i, n in enumerate(view.get(key, [])))
     names.extend((("list_view", "sort", i), n.lstrip("-"))
                  for i, n in enumerate(view.get("sort", [])))
+    board = view.get("board") or {}
+    if "field" in board:
+        names.append((("list_view", "board", "field"), board["field"]))
+    for key in ("sum", "card"):
+        names.extend((("list_view", "board", key, i), n) for i, n in enumerate(board.get(key, [])))
     for s, section in enumerate(data.get("form_layout", {}).get("sections", [])):
         names.extend((("form_layout", "sections", s, "fields", i), n)
                      for i, n in enumerate(section["fields"]))

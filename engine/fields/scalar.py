@@ -132,6 +132,7 @@ class _FormattedString(_Textual):
 @register
 class EmailType(_FormattedString):
     name = "email"
+    display = "email"
     widget = "email"
     default_length = 254
     regex = EMAIL_RE
@@ -141,6 +142,7 @@ class EmailType(_FormattedString):
 @register
 class PhoneType(_FormattedString):
     name = "phone"
+    display = "phone"
     widget = "tel"
     default_length = 32
     regex = PHONE_RE
@@ -150,6 +152,7 @@ class PhoneType(_FormattedString):
 @register
 class UrlType(_FormattedString):
     name = "url"
+    display = "url"
     widget = "url"
     default_length = 2048
     regex = URL_RE

@@ -106,7 +106,8 @@ def test_every_key_of_the_metaschema_compiles():
         "rules": [{"name": "won_amount", "when": "stage == 'won'", "assert": "amount > 0.0",
                    "message": {"en": "Amount needed", "zh-CN": "需要金额"}, "severity": "warning"}],
         "list_view": {"columns": ["title", "stage"], "sort": ["-created_at"], "filters": ["stage"],
-                      "page_size": 50, "search": ["title"]},
+                      "page_size": 50, "search": ["title"],
+                      "board": {"field": "stage", "sum": ["amount"], "card": ["owner"]}},
         "form_layout": {"sections": [{"title": "Main", "columns": 2, "fields": ["title", "stage"]}]},
     }
     extension = {"extends": "deal", "fields": [{"name": "note", "type": "text"}],

@@ -17,6 +17,8 @@ const COPIES = [
   ["bootstrap", "dist/css/bootstrap.min.css", "bootstrap/bootstrap.min.css"],
   ["bootstrap", "dist/js/bootstrap.bundle.min.js", "bootstrap/bootstrap.bundle.min.js"],
   ["htmx.org", "dist/htmx.min.js", "htmx/htmx.min.js"],
+  // The pipeline board's drag and drop (an ES module: `import Sortable from ...`).
+  ["sortablejs", "modular/sortable.esm.js", "sortablejs/sortable.esm.js"],
   ["swagger-ui-dist", "swagger-ui.css", "swagger-ui/swagger-ui.css"],
   ["swagger-ui-dist", "swagger-ui-bundle.js", "swagger-ui/swagger-ui-bundle.js"],
   // Third-party notices of the libraries inside the swagger-ui bundle.
@@ -25,7 +27,7 @@ const COPIES = [
 ];
 
 /** Packages whose licence goes to vendor/LICENSES/<package>.txt (bundled ones included). */
-const LICENSED = ["bootstrap", "@popperjs/core", "htmx.org", "swagger-ui-dist",
+const LICENSED = ["bootstrap", "@popperjs/core", "htmx.org", "sortablejs", "swagger-ui-dist",
   "@bufbuild/cel", "@bufbuild/cel-spec", "@bufbuild/re2", "@bufbuild/protobuf"];
 const LICENSE_NAMES = ["LICENSE", "LICENSE.md", "LICENSE.txt", "license"];
 

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from flask import url_for
 from flask_babel import (
@@ -34,6 +35,8 @@ from engine.model import Field
 from engine.records.expansion import NAME_ONLY
 from web.i18n import text, time_zone
 
+#: Schemes a website value may link to; anything else is shown as text.
+SAFE_LINK_SCHEMES = frozenset({"http", "https"})
 #: How many characters of a long text (or JSON document) a list cell shows.
 CELL_TEXT_CHARS = 80
 #: Babel format of dates and times on pages. A datetime is shown in the user's time zone
@@ -50,6 +53,7 @@ class Shown:
     text: str
     url: str | None = None
     badge: str | None = None  # a colour name for select options that declare one
+    external: bool = False  # a link out of Loom (opens in a new tab, no referrer)
 
     def __str__(self) -> str:
         return self.text
@@ -72,6 +76,25 @@ def value_type(field: Field) -> FieldType:
 
 def _text(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
     return Shown(str(value))
+
+
+def _email(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
+    return Shown(str(value), url="mailto:" + quote(str(value), safe="@.+-_"))
+
+
+def _phone(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
+    # tel: takes digits and a leading +; spaces, dashes and brackets are for reading only.
+    digits = "".join(c for c in str(value) if c.isdigit() or c == "+")
+    return Shown(str(value), url=f"tel:{digits}" if digits else None)
+
+
+def _url(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
+    # Only web addresses become links: a "javascript:" value (the type refuses it, but
+    # older rows or another backend's data may hold anything) stays plain text.
+    text = str(value)
+    scheme = urlsplit(text.strip()).scheme.lower() if text.strip() else ""
+    return Shown(text, url=text.strip() if scheme in SAFE_LINK_SCHEMES else None,
+                 external=True)
 
 
 def _integer(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
@@ -174,7 +197,7 @@ def _json(field: Field, value: Any, expanded: Any, lookup: Any) -> Shown:
 #: One formatter per display name (a field type's ``display``; formulas use their result
 #: type's). A test walks the field-type registry, so no type names a display missing here.
 FORMATTERS: Mapping[str, Formatter] = {
-    "text": _text, "integer": _integer, "decimal": _decimal, "money": _money,
+    "text": _text, "email": _email, "phone": _phone, "url": _url, "integer": _integer, "decimal": _decimal, "money": _money,
     "percent": _percent, "boolean": _boolean, "date": _date, "datetime": _datetime,
     "select": _select, "multiselect": _multiselect, "relation": _relation,
     "many_to_many": _many, "user": _user, "json": _json,
@@ -209,4 +232,4 @@ def short(shown: Shown, limit: int = CELL_TEXT_CHARS) -> Shown:
     """``shown`` cut to ``limit`` characters (for list cells)."""
     if len(shown.text) <= limit:
         return shown
-    return Shown(shown.text[:limit - 1] + "…", shown.url, shown.badge)
+    return Shown(shown.text[:limit - 1] + "…", shown.url, shown.badge, shown.external)

@@ -51,6 +51,7 @@ from web.forms import (
 )
 from web.forms.binding import error_field, same_value
 from web.forms.builder import FORM_STANDARD_FIELDS
+from web.forms.widgets import FormValueError
 from web.i18n import lang, time_zone
 from web.records import bp
 from web.records.common import (
@@ -66,6 +67,8 @@ from web.state import Snapshot, runtime
 
 #: Key of the form cache in ``app.extensions``.
 CACHE_KEY = "loom.forms"
+#: Values one prefilled field takes from the query string (a multi-valued field's choices).
+MAX_PREFILLED_VALUES = 100
 #: HTTP statuses of a form shown again.
 INVALID, CONFLICT, EXPIRED, FORBIDDEN = 422, 409, 400, 403
 
@@ -129,6 +132,35 @@ def _render(rt: Snapshot, actor: Actor, spec: FormSpec, form: Any, *, status: in
     ), status
 
 
+def _prefill(spec: FormSpec, form: Any, args: Any, shown: Mapping[str, Any],
+             start: Mapping[str, Any]) -> dict[str, Any]:
+    """Values given in the query string (``/r/contact/new?account=7``, ``?stage=lost``)
+    put in the form's writable fields, as a post would give them; ``start`` with them.
+
+    Only a prefill: nothing is saved, and a value no widget can take is dropped (the form
+    shows what it would have shown). Read-only and hidden fields are never prefilled.
+    """
+    out = dict(start)
+    for s in spec.writable():
+        given = [v for v in args.getlist(s.name) if v.strip()][:MAX_PREFILLED_VALUES]
+        if not given:
+            continue
+        bound = form[s.attr]
+        bound.process_formdata(given)
+        try:
+            value = s.widget.from_form(s.field, bound.data, time_zone())
+            # What the service would refuse (a word for an amount, an option the field
+            # lacks) is not shown as if it were accepted.
+            if value is not None and any(s.field.type.check(
+                    s.field, s.field.type.coerce(s.field, value))):
+                raise ValueError(s.name)
+        except (FormValueError, ValueError, TypeError, ArithmeticError):
+            bound.data = shown.get(s.attr)
+            continue
+        out[s.name] = value
+    return out
+
+
 def _denied(exc: PermissionDenied) -> FieldError:
     """A refusal met while saving (the action itself was allowed), shown above the form."""
     return FieldError(None, "forbidden", exc.message)
@@ -151,6 +183,7 @@ def new_record(entity: str):
     shown = initial_data(spec, start, time_zone())
     form = spec.form_class(data=shown)
     if request.method == "GET":
+        start = _prefill(spec, form, request.args, shown, start)
         return _render(rt, actor, spec, form, start=start)
     keep_posted(spec, form, shown)
     if not form.validate():
@@ -180,8 +213,9 @@ def edit_record(entity: str, id: int):
     record = rt.service.get(actor, entity, id)  # RecordNotFound -> 404
     shown = initial_data(spec, record, time_zone())
     form = spec.form_class(data={**shown, "version": str(record["version"])})
-    if request.method == "GET":
-        return _render(rt, actor, spec, form, record=record)
+    if request.method == "GET":  # the board sends ?stage=lost: the move, finished here
+        start = _prefill(spec, form, request.args, shown, record)
+        return _render(rt, actor, spec, form, record=record, start=start)
     keep_posted(spec, form, shown)
     if not form.validate():
         return _render(rt, actor, spec, form, status=EXPIRED, notice=_expired(), record=record)

@@ -20,7 +20,7 @@ from engine.automation import approvals
 from engine.automation.runs import list_runs, manual_workflows
 from engine.filters import kind_of
 from engine.model import Entity, Field
-from engine.permissions import Actor
+from engine.permissions import WRITE, Actor
 from engine.records import rights
 from web.auth import login_required
 from web.records import bp, filtering
@@ -33,6 +33,7 @@ from web.records.common import (
     visibility,
 )
 from web.records.display import format_moment, from_json, show
+from web.records.home import remember
 from web.state import Snapshot
 
 #: Records each related list shows before "show all".
@@ -77,9 +78,15 @@ def _related(rt: Snapshot, actor: Actor, ent: Entity, record_id: int) -> list[di
                                with_total=True, expand=expandable(rt, actor, cols, other.name))
         rows = [{"id": r["id"], "cells": [show(f, r.get(f.name), r.get("_expand", {}).get(f.name))
                                           for f in cols]} for r in page.rows]
+        # "New" opens the other entity's form with this record already chosen (the form
+        # takes prefilled values from its query string); only where the actor may create
+        # one and set the link.
+        may_link = rt.policy.field_access(actor, other.name, inverse.field) == WRITE
+        new_url = (endpoint_url("records.new", entity=other.name, **{inverse.field: record_id})
+                   if may_link and rt.policy.can(actor, other.name, "create") else None)
         out.append({"name": inverse.name, "label": inverse.label, "entity": other, "columns": cols,
                     "rows": rows, "total": page.total or 0, "field": inverse.field,
-                    "new_url": None})
+                    "new_url": new_url})
     return out
 
 
@@ -186,9 +193,13 @@ def detail(entity: str, id: int):
     visible = visibility(rt, actor, entity)
     sections = _sections(ent, visible)
     shown_fields = [f for s in sections for f in s["fields"]]
-    system = [filtering.field_of(ent, n) for n in SYSTEM_COLUMNS if visible(n)]
+    # A standard column the layout already places (Owner, usually) is not repeated below.
+    placed = {f.name for f in shown_fields}
+    system = [filtering.field_of(ent, n) for n in SYSTEM_COLUMNS
+              if visible(n) and n not in placed]
     record = rt.service.get(actor, entity, id,
                             expand=expandable(rt, actor, [*shown_fields, *system], entity))
+    remember(entity, id)  # for the home page's "recently viewed"
     expanded = record.get("_expand", {})
     # A conditional field (``visible_if``) left empty is one the form did not show either.
     for section in sections:
