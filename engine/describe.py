@@ -53,6 +53,8 @@ def describe_field(field: Field, lang: str = "en") -> dict[str, Any]:
         "pattern": field.pattern,
         "options": [{"value": o.value, "label": o.label.get(lang), "labels": o.label.as_dict(),
                      "color": o.color} for o in field.options],
+        "transitions": None if field.transitions is None else {
+            state: list(targets) for state, targets in field.transitions.items()},
         "target": field.target,
         "on_delete": field.on_delete,
         "inverse": None if field.inverse is None else {
