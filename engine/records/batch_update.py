@@ -1,0 +1,158 @@
+"""The same change to many records in one unit of work, with set-based SQL.
+
+:func:`update_many` does for a list of ids what :meth:`~engine.records.unit.Unit.update`
+does for one, with the same steps and checks (the ``update`` permission, the stored
+record's scope and the grants' conditions, field access, validation, followed defaults,
+formulas, rules, references and who may be given a record, the version guard, the write
+scope after the write, one audit row and one outbox event per record), but reads the
+records with one query per chunk, checks references once, writes them with one
+``executemany`` UPDATE and their audit and outbox rows with one ``executemany`` each.
+
+A record refused by the checks that run in Python (not found or out of scope, no
+permission on it, validation or a rule) is reported with its error and left out; the
+others are written. What only the database can tell about one record (its version
+changed meanwhile, a unique value or a many-to-many field touched by the change, a
+written record outside the write scope) raises :class:`BatchRetry`: the caller undoes
+the batch (it runs in a savepoint) and takes the records one by one, where each gets
+its own answer.
+
+Used by the bulk actions (:mod:`.bulk_actions`); knows the unit only through its public
+parts and its core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+
+from engine.records import audit, integrity, outbox, reading, rights
+from engine.records.errors import RecordError, RecordNotFound, ValidationFailed
+from engine.records.validation import record_id as record_id_of
+from engine.records.validation import validate_update
+from engine.storage import events
+from engine.storage.events import Event
+
+#: Most ids one read or scope check carries.
+CHUNK = 500
+
+
+class BatchRetry(RecordError):
+    """The batch must be undone and its records taken one by one (see the module doc)."""
+
+
+def update_many(unit: Any, entity: str, ids: Sequence[Any], values: dict[str, Any]
+                ) -> tuple[list[Any], list[tuple[Any, RecordError]]]:
+    """Apply ``values`` to each record of ``ids`` in ``unit``'s transaction.
+
+    Returns (ids done, in the order given; ``(id, error)`` of each record refused).
+    Records the change would leave as they are count as done, with no audit row.
+    Raises :class:`BatchRetry` (write nothing more; undo the batch) as the module doc says.
+    """
+    core, actor = unit.core, unit.actor
+    plan = core._require(actor, entity, "update")
+    denied = core._denied(actor, plan)
+    conn = unit.connection()
+    failed: dict[int, RecordError] = {}
+    wanted: list[tuple[int, Any]] = []
+    for index, given in enumerate(ids):
+        try:
+            wanted.append((index, record_id_of(entity, given)))
+        except RecordError as error:
+            failed[index] = error
+    olds = _fetch(conn, core, actor, plan, [rid for _, rid in wanted])
+    ready: list[tuple[int, dict[str, Any], dict[str, Any], dict[str, tuple[Any, Any]]]] = []
+    unchanged: set[int] = set()
+    for index, rid in wanted:
+        old = olds.get(rid)
+        try:
+            if old is None:
+                raise RecordNotFound(entity, rid)
+            rights.check(core.policy, actor, entity, "update", old,
+                         rights.within(core.policy, conn, actor, plan.table, rid))
+            errors: list[Any] = []
+            record, changes = validate_update(plan, old, values, denied=denied, errors=errors,
+                                              warnings=[])
+            if errors:
+                raise ValidationFailed(errors)
+        except RecordError as error:
+            failed[index] = error
+            continue
+        if changes:
+            ready.append((index, old, record, changes))
+        else:
+            unchanged.add(index)
+    names = {n for *_, changes in ready for n in changes}
+    if any(f.name in names for f, _ in plan.links) or any(
+            f.name in names for group in plan.unique for f in group):
+        raise BatchRetry("the change touches links or unique values: one record at a time")
+    if ready:
+        problems = integrity.check_references(
+            conn, plan, [record for _, _, record, _ in ready], core.policy_scope(actor),
+            skip_owner=actor.user_id, names=names, rows=list(range(len(ready))),
+            owners=rights.owners(core.policy, actor, plan.name, plan.table, core.tables.users))
+        by_row: dict[int, list[Any]] = {}
+        for problem in problems:
+            by_row.setdefault(problem.row, []).append(problem)
+        for row, found in by_row.items():
+            failed[ready[row][0]] = ValidationFailed(
+                [dataclasses.replace(p, row=None) for p in found])
+        ready = [item for row, item in enumerate(ready) if row not in by_row]
+    _write(unit, conn, plan, ready)
+    done_indexes = unchanged | {index for index, *_ in ready}
+    done = [given for index, given in enumerate(ids) if index in done_indexes]
+    refused = [(ids[index], failed[index]) for index in sorted(failed)]
+    return done, refused
+
+
+def _fetch(conn: sa.Connection, core: Any, actor: Any, plan: Any, ids: list[Any]
+           ) -> dict[Any, dict[str, Any]]:
+    """The stored records of ``ids`` the actor may read, by id (with their links)."""
+    stored, links = reading.column_names(plan)
+    scope = core._scope(actor, plan.name)
+    table = plan.table
+    found: dict[Any, dict[str, Any]] = {}
+    for start in range(0, len(ids), CHUNK):
+        query = sa.select(*(table.c[n] for n in stored)).where(
+            table.c.id.in_(ids[start:start + CHUNK]))
+        if scope is not None:
+            query = query.where(scope)
+        records = reading.to_records(plan, conn.execute(query).mappings(), stored)
+        reading.load_links(conn, plan, records, links)
+        found.update((r["id"], r) for r in records)
+    return found
+
+
+def _write(unit: Any, conn: sa.Connection, plan: Any,
+           ready: list[tuple[int, dict[str, Any], dict[str, Any], dict[str, tuple[Any, Any]]]]
+           ) -> None:
+    """One UPDATE per set of changed columns (executemany, version-guarded), the scope
+    check, then the audit and outbox rows."""
+    if not ready:
+        return
+    core, actor = unit.core, unit.actor
+    now, at = core.now()
+    table = plan.table
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for _, old, record, changes in ready:
+        record.update(updated_at=now, updated_by=actor.user_id, version=old["version"] + 1)
+        columns = tuple(n for n in changes if n in table.c)
+        params = core.db_values(plan, record, [*columns, "updated_at", "updated_by", "version"])
+        params.update(b_id=old["id"], b_version=old["version"])
+        groups.setdefault(columns, []).append(params)
+    guard = sa.update(table).where(table.c.id == sa.bindparam("b_id"),
+                                   table.c.version == sa.bindparam("b_version"))
+    for columns, rows in groups.items():
+        result = conn.execute(guard, rows)
+        if result.rowcount != len(rows):
+            raise BatchRetry("a record changed meanwhile: one record at a time")
+    written = [old["id"] for _, old, _, _ in ready]
+    for start in range(0, len(written), CHUNK):
+        try:
+            core.check_scope(conn, actor, plan, written[start:start + CHUNK], "update")
+        except RecordError as error:
+            raise BatchRetry(str(error)) from error
+    events.emit(conn, core.event_tables, unit.context, at, core.model.version, [
+        Event(plan.name, old["id"], audit.UPDATE, outbox.UPDATED, audit.diff(plan, changes),
+              record["version"]) for _, old, record, changes in ready])
