@@ -41,7 +41,7 @@ from engine.automation.runner import utc_naive
 from engine.filters import FilterCompiler, FilterError
 from engine.permissions import Actor
 from engine.records import bulk_actions
-from engine.records.errors import RecordError
+from engine.records.errors import RecordError, text
 from engine.storage.events import Cause
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -62,7 +62,11 @@ STALE_AFTER = dt.timedelta(minutes=10)
 
 
 class TransferError(ValueError):
-    """A transfer that can't be asked for (same user, unknown entity, bad filter...)."""
+    """A transfer that can't be asked for or go on; ``message`` is bilingual."""
+
+    def __init__(self, en: str, zh: str | None = None) -> None:
+        self.message = text(en, zh or en)
+        super().__init__(en)
 
 
 # -- asking -------------------------------------------------------------------------------
@@ -86,34 +90,39 @@ def request(snapshot: Any, actor: Actor, from_user: int, to_user: int, *,
     :data:`OPEN` the model has), each optionally narrowed by ``filters[entity]``, to
     ``to_user``, asked by ``actor`` (an admin). Returns the job id; a worker runs it."""
     if not is_admin(snapshot.model, actor):
-        raise TransferError("only administrators may transfer another user's records")
+        raise TransferError("only administrators may transfer another user's records",
+                            "只有管理员可以转派其他用户的记录")
     known = entities_of(snapshot.model)
     chosen = list(dict.fromkeys(entities if entities is not None else known))
     unknown = [e for e in chosen if e not in known]
     if unknown:
-        raise TransferError(f"cannot transfer {', '.join(unknown)}; known: {', '.join(known)}")
+        raise TransferError(f"cannot transfer {', '.join(unknown)}; known: {', '.join(known)}",
+                            f"不能转派 {'、'.join(unknown)}；可转派：{'、'.join(known)}")
     if not chosen:
-        raise TransferError("choose at least one kind of record to transfer")
+        raise TransferError("choose at least one kind of record to transfer",
+                            "请至少选择一类要转派的记录")
     filters = dict(filters or {})
     if set(filters) - set(chosen):
-        raise TransferError("a filter names an entity that is not transferred")
+        raise TransferError("a filter names an entity that is not transferred",
+                            "筛选条件指向了未被转派的实体")
     compiler = FilterCompiler(snapshot.model, snapshot.tables, clock=snapshot.clock)
     for entity in chosen:
         try:
             compiler.where(entity, open_filter(entity, filters.get(entity)))
         except FilterError as error:
-            raise TransferError(f"{entity}: {error}") from error
+            raise TransferError(f"{entity}: {error}", f"{entity}：筛选条件有误（{error}）") from error
     if from_user == to_user:
-        raise TransferError("the records already belong to that user")
+        raise TransferError("the records already belong to that user", "这些记录已属于该用户")
     users = snapshot.tables.users
     jobs = snapshot.tables.transfer_jobs
     with snapshot.db.write() as conn:
         found = {r.id: r.active for r in conn.execute(
             sa.select(users.c.id, users.c.active).where(users.c.id.in_([from_user, to_user])))}
         if from_user not in found:
-            raise TransferError(f"no user with id {from_user}")
+            raise TransferError(f"no user with id {from_user}", f"不存在 ID 为 {from_user} 的用户")
         if not found.get(to_user):
-            raise TransferError("the receiving user does not exist or is inactive")
+            raise TransferError("the receiving user does not exist or is inactive",
+                                "接收用户不存在或已停用")
         spec = {entity: {"filter": filters.get(entity)} for entity in chosen}
         return int(conn.execute(sa.insert(jobs).values(
             from_user=from_user, to_user=to_user, spec=spec, status=QUEUED, done=0, failed=0,
@@ -211,7 +220,7 @@ def execute(snapshot: Any, job_id: int) -> str:
     try:
         moved = _move(snapshot, job)
     except Exception as error:  # the job can't go on: say why on the row, then re-raise
-        _finish(snapshot, job_id, FAILED, str(error) or type(error).__name__)
+        _finish(snapshot, job_id, FAILED, _bilingual(error))
         if isinstance(error, (RecordError, TransferError)):
             return FAILED
         raise
@@ -230,15 +239,17 @@ def _move(snapshot: Any, job: dict[str, Any]) -> int:
     actor = actor_for(snapshot.db, snapshot.tables, job["requested_by"]) \
         if job["requested_by"] is not None else None
     if actor is None:
-        raise TransferError("the user who asked for the transfer is no longer active")
+        raise TransferError("the user who asked for the transfer is no longer active",
+                            "发起转派的用户已停用")
     if not is_admin(snapshot.model, actor):
-        raise TransferError("the user who asked for the transfer is no longer an administrator")
+        raise TransferError("the user who asked for the transfer is no longer an administrator",
+                            "发起转派的用户已不是管理员")
     users = snapshot.tables.users
     with snapshot.db.read() as conn:
         active = conn.execute(sa.select(users.c.active).where(
             users.c.id == job["to_user"])).scalar()
     if not active:
-        raise TransferError("the receiving user is no longer active")
+        raise TransferError("the receiving user is no longer active", "接收用户已停用")
     compiler = FilterCompiler(snapshot.model, snapshot.tables, clock=snapshot.clock)
     selected: list[tuple[str, list[int]]] = []
     with snapshot.db.read() as conn:
@@ -271,15 +282,20 @@ def _move(snapshot: Any, job: dict[str, Any]) -> int:
 
 
 def _refusal(entity: str, record_id: Any, error: RecordError) -> dict[str, Any]:
+    return {"entity": entity, "id": record_id, "error": _bilingual(error)}
+
+
+def _bilingual(error: BaseException) -> dict[str, str]:
+    """``{en, zh-CN}`` of an error: its own bilingual message(s) where it has them."""
     message = getattr(error, "message", None)
-    if hasattr(error, "errors"):  # ValidationFailed: each problem in both languages
-        en = "; ".join(str(e.message.get("en")) for e in error.errors)
-        zh = "; ".join(str(e.message.get("zh-CN")) for e in error.errors)
+    if getattr(error, "errors", None):  # ValidationFailed: each problem in both languages
+        en = "; ".join(str(e.message.get("en")) for e in error.errors)  # type: ignore[attr-defined]
+        zh = "; ".join(str(e.message.get("zh-CN")) for e in error.errors)  # type: ignore[attr-defined]
     elif message is not None and hasattr(message, "get"):
         en, zh = message.get("en"), message.get("zh-CN")
     else:
-        en = zh = str(error)
-    return {"entity": entity, "id": record_id, "error": {"en": en, "zh-CN": zh}}
+        en = zh = str(error) or type(error).__name__
+    return {"en": en, "zh-CN": zh}
 
 
 def _progress(snapshot: Any, job_id: int, done: int, failed: int,
@@ -291,7 +307,7 @@ def _progress(snapshot: Any, job_id: int, done: int, failed: int,
             progress_at=utc_naive(snapshot.clock.now())))
 
 
-def _finish(snapshot: Any, job_id: int, status: str, error: str | None) -> None:
+def _finish(snapshot: Any, job_id: int, status: str, error: dict[str, str] | None) -> None:
     jobs = snapshot.tables.transfer_jobs
     with snapshot.db.write() as conn:
         conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(

@@ -240,9 +240,10 @@ def _automation_tables(metadata: sa.MetaData) -> None:
         sa.Column("total", sa.Integer(), nullable=True),
         sa.Column("done", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("failed", sa.Integer(), nullable=False, server_default="0"),
-        # The first refusals: [{"entity", "id", "error": {en, zh-CN}}]; the job's own error.
+        # The first refusals: [{"entity", "id", "error": {en, zh-CN}}].
         sa.Column("errors", sa.JSON(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=True),
+        # Why a failed job stopped: {en, zh-CN}.
+        sa.Column("error", sa.JSON(), nullable=True),
         sa.Column("requested_by", sa.BigInteger(), sa.ForeignKey(f"{USERS}.id",
                   ondelete="SET NULL"), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),

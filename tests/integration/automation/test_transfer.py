@@ -202,5 +202,6 @@ def test_a_job_fails_with_its_reason_when_the_receiver_was_deactivated(database,
     users.deactivate_user(crm.snapshot.db, crm.snapshot.tables, "bob")
     crm.work()
     job = _job(crm, job_id)
-    assert job["status"] == transfer.FAILED and "no longer active" in job["error"]
+    assert job["status"] == transfer.FAILED and "no longer active" in job["error"]["en"]
+    assert job["error"]["zh-CN"] == "接收用户已停用"
     assert {r["owner"] for r in crm.rows("account")} == {ids["alice"]}
