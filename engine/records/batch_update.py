@@ -6,7 +6,8 @@ record's scope and the grants' conditions, field access, validation, followed de
 formulas, rules, references and who may be given a record, the version guard, the write
 scope after the write, one audit row and one outbox event per record), but reads the
 records with one query per chunk, checks references once, writes them with one
-``executemany`` UPDATE and their audit and outbox rows with one ``executemany`` each.
+``executemany`` UPDATE and their audit and outbox rows as the bulk create writes its
+audit rows (:class:`~engine.records.fastinsert.FastInsert`: ``COPY`` on PostgreSQL).
 
 A record refused by the checks that run in Python (not found or out of scope, no
 permission on it, validation or a rule) is reported with its error and left out; the
@@ -28,11 +29,12 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 
 from engine.records import audit, integrity, outbox, reading, rights
+from engine.records.bulk import json_encoder
 from engine.records.errors import RecordError, RecordNotFound, ValidationFailed
+from engine.records.fastinsert import FastInsert
 from engine.records.validation import record_id as record_id_of
 from engine.records.validation import validate_update
 from engine.storage import events
-from engine.storage.events import Event
 
 #: Most ids one read or scope check carries.
 CHUNK = 500
@@ -143,9 +145,8 @@ def _write(unit: Any, conn: sa.Connection, plan: Any,
         groups.setdefault(columns, []).append(params)
     guard = sa.update(table).where(table.c.id == sa.bindparam("b_id"),
                                    table.c.version == sa.bindparam("b_version"))
-    for columns, rows in groups.items():
-        result = conn.execute(guard, rows)
-        if result.rowcount != len(rows):
+    for rows in groups.values():
+        if conn.execute(guard, rows).rowcount != len(rows):
             raise BatchRetry("a record changed meanwhile: one record at a time")
     written = [old["id"] for _, old, _, _ in ready]
     for start in range(0, len(written), CHUNK):
@@ -153,6 +154,21 @@ def _write(unit: Any, conn: sa.Connection, plan: Any,
             core.check_scope(conn, actor, plan, written[start:start + CHUNK], "update")
         except RecordError as error:
             raise BatchRetry(str(error)) from error
-    events.emit(conn, core.event_tables, unit.context, at, core.model.version, [
-        Event(plan.name, old["id"], audit.UPDATE, outbox.UPDATED, audit.diff(plan, changes),
-              record["version"]) for _, old, record, changes in ready])
+    # The rows events.emit would write, shaped by the same emitter, fed to the driver as
+    # tuples (COPY on PostgreSQL, executemany elsewhere), as the bulk create does.
+    context, tables, encode = unit.context, core.event_tables, json_encoder()
+    audit_out = FastInsert(conn, tables.audit,
+                           events.audit_constants(context, at, plan.name, audit.UPDATE),
+                           ["record_id", "changes"])
+    shape = events.outbox_row(context, at, outbox.UPDATED, plan.name, core.model.version, {})
+    outbox_out = FastInsert(conn, tables.outbox, {
+        k: v for k, v in shape.items() if k not in ("record_id", "payload")},
+        ["record_id", "payload"])
+    audit_rows, outbox_rows = [], []
+    for _, old, record, changes in ready:
+        diff = audit.diff(plan, changes)
+        audit_rows.append(audit_out.prefix + (old["id"], encode(diff)))
+        outbox_rows.append(outbox_out.prefix + (
+            old["id"], encode({"version": record["version"], "changes": diff})))
+    audit_out.run(conn, audit_rows)
+    outbox_out.run(conn, outbox_rows)
