@@ -82,6 +82,11 @@ def test_starting_a_transfer_shows_a_progress_bar_that_polls_until_the_summary(a
         kinds = set(conn.execute(sa.select(audit.c.cause_kind).where(
             audit.c.cause_id == str(job_id))).scalars())
     assert kinds == {"transfer"}
+    with rt.db.read() as conn:
+        account = conn.execute(sa.select(audit.c.record_id).where(
+            audit.c.cause_id == str(job_id), audit.c.entity == "account")).scalars().first()
+    history = client.get(f"/r/account/{account}").get_data(as_text=True)
+    assert "by transfer sales1 → sales2" in history
 
 
 def test_a_refused_record_is_listed_in_the_summary_in_the_readers_language(app):
