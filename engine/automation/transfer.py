@@ -29,7 +29,9 @@ records already moved no longer belong to ``from_user``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+import functools
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -267,18 +269,26 @@ def _move(snapshot: Any, job: dict[str, Any]) -> int:
         conn.execute(sa.update(jobs).where(jobs.c.id == job["id"]).values(total=total))
     cause = Cause.transfer(job["id"], label(job))
     moved, refused = 0, []
-
     for entity, ids in selected:
-        def progress(done: int, failed: list[tuple[Any, RecordError]], entity: str = entity) -> None:
-            kept = refused + [_refusal(entity, record_id, error) for record_id, error in failed]
-            _progress(snapshot, job["id"], before + moved + done, len(kept), kept[:ERRORS_KEPT])
-
+        report = functools.partial(_report, snapshot, job["id"], entity, before + moved,
+                                   list(refused))
         result = bulk_actions.transfer_owner(snapshot.service, actor, entity, ids,
                                              job["to_user"], cause=cause, quiet=True,
-                                             progress=progress)
+                                             progress=report)
         moved += len(result.done)
         refused += [_refusal(entity, record_id, error) for record_id, error in result.failed]
     return moved
+
+
+def _report(snapshot: Any, job_id: int, entity: str, earlier: int,
+            earlier_refused: list[dict[str, Any]], done: int,
+            failed: list[tuple[Any, RecordError]]) -> None:
+    """The progress of ``entity``'s transfer after a batch: ``earlier`` records moved and
+    ``earlier_refused`` before it, ``done`` and ``failed`` of it so far."""
+    kept = earlier_refused[:ERRORS_KEPT]
+    kept += [_refusal(entity, record_id, error)
+             for record_id, error in failed[:ERRORS_KEPT - len(kept)]]
+    _progress(snapshot, job_id, earlier + done, len(earlier_refused) + len(failed), kept)
 
 
 def _refusal(entity: str, record_id: Any, error: RecordError) -> dict[str, Any]:

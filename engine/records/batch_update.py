@@ -3,8 +3,9 @@
 :func:`update_many` does for a list of ids what :meth:`~engine.records.unit.Unit.update`
 does for one, with the same steps and checks (the ``update`` permission, the stored
 record's scope and the grants' conditions, field access, validation, followed defaults,
-formulas, rules, references and who may be given a record, the version guard, the write
-scope after the write, one audit row and one outbox event per record), but reads the
+formulas, rules, select transitions, approval locks (one probe per record of an entity
+some workflow approves), references and who may be given a record, the version guard,
+the write scope after the write, one audit row and one outbox event per record), but reads the
 records with one query per chunk, checks references once, writes them with one
 ``executemany`` UPDATE and their audit and outbox rows as the bulk create writes its
 audit rows (:class:`~engine.records.fastinsert.FastInsert`: ``COPY`` on PostgreSQL).
@@ -24,7 +25,8 @@ parts and its core.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -76,6 +78,12 @@ def update_many(unit: Any, entity: str, ids: Sequence[Any], values: dict[str, An
             errors: list[Any] = []
             record, changes = validate_update(plan, old, values, denied=denied, errors=errors,
                                               warnings=[])
+            if changes:
+                rights.check_transitions(core.model, actor, plan.fields, old, record,
+                                         set(changes), errors)
+            if changes and entity in core.approval_entities:
+                rights.check_approval_lock(conn, core.tables, entity, rid, set(changes),
+                                           errors)
             if errors:
                 raise ValidationFailed(errors)
         except RecordError as error:

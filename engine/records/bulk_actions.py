@@ -34,7 +34,7 @@ from engine.storage.events import Cause
 #: Records per transaction of a bulk action.
 BATCH_SIZE = 200
 
-#: Called after each committed batch with the ids done and the records refused so far.
+#: Called after each committed batch with the number of records done and the refusals so far.
 Progress = Callable[[int, "list[tuple[Any, RecordError]]"], None]
 
 

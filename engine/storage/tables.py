@@ -158,7 +158,7 @@ def system_tables(metadata: sa.MetaData) -> None:
 
 
 def _automation_tables(metadata: sa.MetaData) -> None:
-    """Workflow runs, in-app notifications and transfer jobs (see engine.automation)."""
+    """Workflow runs, in-app notifications, approvals and transfer jobs (engine.automation)."""
     sa.Table(
         WORKFLOW_RUNS, metadata, _id_column(),
         sa.Column("workflow", sa.String(63), nullable=False),

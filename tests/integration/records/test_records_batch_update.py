@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from records_support import ALICE, BOB, rows
 
-from engine.records import Cause
-from engine.records import batch_update, bulk_actions
+from engine.records import Cause, batch_update, bulk_actions
 
 
 def _trail(svc, tables, record_id):
