@@ -67,3 +67,12 @@ def deliver(outbox_id: int) -> str:
 
     current = runtime()
     return send(current.current, outbox_id)
+
+
+def transfer(job_id: int) -> str:
+    """Run one-click transfer job ``job_id`` (see :mod:`.transfer`)."""
+    from engine.automation.transfer import execute
+
+    current = runtime()
+    current.refresh()
+    return execute(current.current, job_id)

@@ -16,7 +16,8 @@ REDIS_ENV = "LOOM_REDIS_URL"
 #: The rq queue Loom's jobs go to.
 QUEUE_NAME = "loom"
 #: Job functions by job kind (imported by the worker by name).
-FUNCTIONS = {"run": "engine.automation.jobs.run", "deliver": "engine.automation.jobs.deliver"}
+FUNCTIONS = {"run": "engine.automation.jobs.run", "deliver": "engine.automation.jobs.deliver",
+             "transfer": "engine.automation.jobs.transfer"}
 #: Runs handed out together as one rq job (rq's own work per job, some 18 Redis round trips,
 #: costs more than a short run): each still runs alone, exactly once, in its own unit.
 RUNS_PER_JOB = 25

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.automation import due, jobs, relay
+from engine.automation import due, jobs, relay, transfer
 from engine.automation.queue import JobQueue
 from engine.automation.runner import utc_naive
 
@@ -74,8 +74,9 @@ class Automation:
 
     # -- one turn ---------------------------------------------------------------------
     def deliver(self) -> int:
-        """Relay every waiting outbox row; the number taken."""
-        total = 0
+        """Relay every waiting outbox row and hand queued transfer jobs to the queue; the
+        number taken."""
+        total = transfer.hand_over(self.runtime.current, self.queue.enqueue)
         while True:
             taken = relay.relay(self.runtime.current, self.queue.enqueue)
             total += taken

@@ -44,9 +44,10 @@ SESSIONS = "loom_sessions"
 WORKFLOW_RUNS = "loom_workflow_runs"
 NOTIFICATIONS = "loom_notifications"
 APPROVALS = "loom_approvals"
+TRANSFER_JOBS = "loom_transfer_jobs"
 SYSTEM_TABLES = (USERS, SCHEMA_VERSIONS, AUDIT, OUTBOX, AUTONUMBER, ARCHIVE, CREDENTIALS,
                  USER_ROLES, TEAMS, TEAM_MEMBERS, TOKENS, LOGIN_ATTEMPTS, SESSIONS,
-                 WORKFLOW_RUNS, NOTIFICATIONS, APPROVALS)
+                 WORKFLOW_RUNS, NOTIFICATIONS, APPROVALS, TRANSFER_JOBS)
 
 #: ``on_delete`` of a relation -> the SQL action.
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -157,7 +158,7 @@ def system_tables(metadata: sa.MetaData) -> None:
 
 
 def _automation_tables(metadata: sa.MetaData) -> None:
-    """Workflow runs and in-app notifications (see engine.automation)."""
+    """Workflow runs, in-app notifications, approvals and transfer jobs (engine.automation)."""
     sa.Table(
         WORKFLOW_RUNS, metadata, _id_column(),
         sa.Column("workflow", sa.String(63), nullable=False),
@@ -224,6 +225,36 @@ def _automation_tables(metadata: sa.MetaData) -> None:
         sa.Column("decided_at", sa.DateTime(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Index(None, "entity", "record_id", "status"),
+    )
+    sa.Table(
+        TRANSFER_JOBS, metadata, _id_column(),
+        # One-click transfer (engine.automation.transfer): one user's records to another.
+        sa.Column("from_user", sa.BigInteger(), sa.ForeignKey(f"{USERS}.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("to_user", sa.BigInteger(), sa.ForeignKey(f"{USERS}.id", ondelete="CASCADE"),
+                  nullable=False),
+        # {entity: {"filter": <structured filter> | null}}: what moves.
+        sa.Column("spec", sa.JSON(), nullable=False),
+        # queued, running, done, failed
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=True),
+        sa.Column("done", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("failed", sa.Integer(), nullable=False, server_default="0"),
+        # The first refusals: [{"entity", "id", "error": {en, zh-CN}}].
+        sa.Column("errors", sa.JSON(), nullable=False),
+        # Why a failed job stopped: {en, zh-CN}.
+        sa.Column("error", sa.JSON(), nullable=True),
+        sa.Column("requested_by", sa.BigInteger(), sa.ForeignKey(f"{USERS}.id",
+                  ondelete="SET NULL"), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        # Handed to the queue (NULL: not yet); a job lost with Redis is handed again.
+        sa.Column("enqueued_at", sa.DateTime(), nullable=True),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        # Written with each batch's progress: a running job silent too long is resumed.
+        sa.Column("progress_at", sa.DateTime(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Index(None, "status", "enqueued_at"),
+        sa.Index(None, "from_user", "id"),
     )
 
 
@@ -439,6 +470,10 @@ class ModelTables:
     @property
     def approvals(self) -> sa.Table:
         return self.metadata.tables[APPROVALS]
+
+    @property
+    def transfer_jobs(self) -> sa.Table:
+        return self.metadata.tables[TRANSFER_JOBS]
 
 
 def build_tables(model: CompiledModel) -> ModelTables:

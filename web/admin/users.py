@@ -1,7 +1,8 @@
 """The users page: users with their roles and teams, create a user; a page per user to
 edit their name, e-mail, language and time zone, set a new password (the admin types it;
 it is never shown), deactivate them (after a confirmation page, which works without
-JavaScript) or reactivate them, and grant and revoke roles.
+JavaScript and offers to give their open records to someone else, see
+:mod:`web.admin.transfers`) or reactivate them, and grant and revoke roles.
 
 Admins only; every form carries a CSRF token (Flask-WTF). Accounts are read and
 written through :mod:`engine.accounts` (users are not an entity); its
@@ -20,6 +21,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from engine import accounts
 from engine.accounts import users as accounts_limits
+from engine.automation import transfer
 from engine.model import LANGUAGES
 from web.admin import bp
 from web.admin.guard import admin_required, forget_cached_actors
@@ -233,11 +235,21 @@ def deactivate_user(username: str):  # noqa: ANN201
     if request.method == "GET" or request.form.get("confirm") != CONFIRMED:
         if request.method == "POST" and not form.validate_on_submit():
             abort(400, description="the form expired; reload the page and try again")
-        return render_template("admin/deactivate.html", user=user, confirm=form,
-                               confirmed=CONFIRMED)
+        return _deactivate_page(user, form)
     if not form.validate_on_submit():
         abort(400, description="the form expired; reload the page and try again")
     rt = runtime()
+    job_id = None
+    heir = (request.form.get("transfer_to") or "").strip()
+    if heir:  # one-click transfer of their open records first (see web.admin.transfers)
+        receiver = accounts.find_user(rt.db, rt.tables, heir)
+        try:
+            if receiver is None:
+                raise transfer.TransferError(_("Unknown user %(name)s.", name=heir))
+            job_id = transfer.request(rt, current_actor(), user["id"], receiver["id"])
+        except transfer.TransferError as error:
+            flash(error.message.get(lang()), "danger")
+            return _deactivate_page(user, form, 422)
     try:
         accounts.deactivate_user(rt.db, rt.tables, username, clock=rt.clock)
     except accounts.AccountError as error:
@@ -245,7 +257,22 @@ def deactivate_user(username: str):  # noqa: ANN201
         return redirect(back)
     forget_cached_actors()
     flash(_("User %(name)s deactivated.", name=username), "success")
+    if job_id is not None:
+        return redirect(url_for("admin.transfer_job", job_id=job_id))
     return redirect(url_for("admin.users"))
+
+
+def _deactivate_page(user: dict, form: ConfirmForm, status: int = 200):  # noqa: ANN202
+    """The confirmation page, offering to give the user's open records to someone else."""
+    rt = runtime()
+    model, current = rt.model, lang()
+    labels = {name: model.entity(name).plural_label.get(current)
+              for name in transfer.entities_of(model)}
+    heirs = [u for u in accounts.list_users(rt.db, rt.tables)
+             if u["active"] and u["username"] != user["username"]]
+    return render_template("admin/deactivate.html", user=user, confirm=form,
+                           confirmed=CONFIRMED, labels=labels, heirs=heirs,
+                           counts=transfer.counts(rt, user["id"])), status
 
 
 @bp.route("/users/<username>/reactivate", methods=["POST"])
