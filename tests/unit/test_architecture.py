@@ -125,16 +125,23 @@ def _circles(edges: dict[str, set[str]], modules: dict[str, Path]) -> list[list[
 
 
 def _still_a_circle(group: list[str], edges: dict[str, set[str]]) -> bool:
-    """True when the modules of ``group`` reach each other without an ``__init__``."""
+    """True when two modules of ``group`` reach each other without an ``__init__`` (a
+    package importing its own modules to register them, while they import the package,
+    is not a circle of design). Checked for every pair, so the answer never depends on
+    which module the search starts from."""
     members = set(group)
-    start = group[0]
-    seen, todo = {start}, [start]
-    while todo:
-        for w in edges[todo.pop()] & members:
-            if w not in seen:
-                seen.add(w)
-                todo.append(w)
-    return len(seen) > 1
+
+    def reach(start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for w in edges[todo.pop()] & members:
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        return seen - {start}
+
+    reached = {m: reach(m) for m in members}
+    return any(a in reached[b] for a in members for b in reached[a])
 
 
 @pytest.fixture(scope="module")
