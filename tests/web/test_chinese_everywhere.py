@@ -4,7 +4,8 @@ The check reads what a person reads (text, and the ``title``, ``placeholder``,
 ``aria-label`` and ``alt`` attributes; never scripts, styles, or ``<code>``), and
 finds English words: runs of three or more ASCII letters. Allowed are what is not
 prose: words of the records and people shown (taken from the database itself, so the
-demo data's randomness can't make the test flaky) and of the URL the user typed, acronyms and codes in capitals
+demo data's randomness can't make the test flaky), of the URL the user typed and of the
+browser's User-Agent (the profile's sessions), acronyms and codes in capitals
 (CSV, CNY, UTC, API), time-zone names, e-mail addresses and links, placeholders of
 the catalogue, and the product's name. Everything else is an untranslated string.
 """
@@ -88,7 +89,9 @@ def data_words(app) -> frozenset[str]:
         for table in tables:
             for row in conn.execute(sa.select(table)):
                 words.update(w for v in row if isinstance(v, str) for w in WORD.findall(v))
-    return frozenset(words | ZONE_WORDS)
+    # The profile lists the user's sessions by browser: the test client's User-Agent.
+    agent = app.test_client().environ_base.get("HTTP_USER_AGENT", "")
+    return frozenset(words | ZONE_WORDS | set(WORD.findall(agent)))
 
 
 def _chinese(login, username):
@@ -106,7 +109,9 @@ def _pages(app, login):
     """(client, url, expected status) of every kind of page, as its usual user sees it."""
     admin, sales = _chinese(login, "admin"), _chinese(login, "sales1")
     model = app.extensions["loom"].current.model
-    pages = [(admin, "/", 200), (sales, "/", 200), (sales, "/time-zone", 200)]
+    pages = [(admin, "/", 200), (sales, "/", 200), (sales, "/time-zone", 200),
+             (sales, "/profile", 200)]
+    pages += [(sales, f"/r/{name}/board", 200) for name in ("deal", "lead")]
     for name in sorted(model.entities):
         pages += [(admin, f"/r/{name}", 200), (admin, f"/r/{name}/new", 200)]
         record = _first_link(admin, rf'/r/{name}/\d+(?=")', f"/r/{name}")
