@@ -34,7 +34,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from engine.fields.standard import STANDARD_FIELDS
-from engine.model import CompiledModel, EntityGrant, PoolGrant
+from engine.model import CompiledModel, EntityGrant, PoolGrant, Text
 from engine.permissions import FIELD_ACCESS, HIDDEN, READ, WRITE, Actor
 from engine.storage.tables import ModelTables
 
@@ -123,8 +123,9 @@ class RolePolicy:
         return self.rows(actor, table, widest)
 
     def refusal(self, actor: Actor, entity: str, action: str, record: Mapping[str, Any],
-                within: Callable[[str], bool] | None = None) -> str | None:
-        """Why ``actor`` may not ``action`` (update, delete) the stored ``record``, or None.
+                within: Callable[[str], bool] | None = None) -> Text | None:
+        """Why ``actor`` may not ``action`` (update, delete) the stored ``record``, or None;
+        the reason ends a :class:`~engine.records.PermissionDenied` message, in each language.
 
         Some grant giving the action must take the record: its own scope must cover the
         record (``within(scope)`` answers for team scopes, from the database; without it
@@ -152,10 +153,15 @@ class RolePolicy:
                 return None
             failed.append(condition.source)
         if failed:
-            return " like this one (your role allows it only when " + " or ".join(failed) + ")"
+            # The condition is shown as declared (CEL, like a formula): it is the rule itself.
+            return Text.of({"en": " like this one (your role allows it only when "
+                                  + " or ".join(failed) + ")",
+                            "zh-CN": "（您的角色仅在满足条件 " + " 或 ".join(failed) + " 时允许）"})
         if pooled and acting:
-            return " without an owner (records in a public pool are read only for you)"
-        return ""
+            return Text.of({"en": " without an owner (records in a public pool are read only "
+                                  "for you)",
+                            "zh-CN": "（该记录没有负责人：公海池中的记录对您只读）"})
+        return Text.of("")
 
     def claimable(self, actor: Actor, entity: str,
                   table: sa.Table) -> sa.ColumnElement[bool] | None:

@@ -45,7 +45,9 @@ import sqlalchemy as sa
 
 from engine.permissions import Actor, PermissionPolicy
 from engine.records import audit, outbox, reading, rights
-from engine.records.errors import FieldError, PermissionDenied, ValidationFailed, text
+from engine.model import Text
+from engine.records.errors import (OUTSIDE_SCOPE, FieldError, PermissionDenied, ValidationFailed,
+                                   lower_first, text)
 from engine.records.plan import EntityPlan, Referrer
 from engine.records.validation import complete
 from engine.storage.events import Event
@@ -132,14 +134,15 @@ class _Delete:
     def _allowed(self, ref: Referrer, rows: list[dict[str, Any]], action: str) -> None:
         if not rows:
             return
-        doing = "delete" if action == "delete" else f"empty {ref.field.name!r} of"
+        dep = self.plans[ref.entity]
+        label = dep.entity.label
+        emptied = None if action == "delete" else ref.field.label
         outside = [r for r in rows if not r.get(IN_SCOPE, True)]
         if not self.policy.can(self.actor, ref.entity, action):
-            raise PermissionDenied(ref.entity, action, self._why(doing, len(rows)))
+            raise PermissionDenied(ref.entity, action, self._why(emptied, len(rows)), label=label)
         if outside:
-            raise PermissionDenied(ref.entity, action, " outside your own scope"
-                                   + self._why(doing, len(outside)))
-        dep = self.plans[ref.entity]
+            raise PermissionDenied(ref.entity, action, joined(
+                OUTSIDE_SCOPE, self._why(emptied, len(outside))), label=label)
         for row in rows:  # each record as stored: the role's condition must hold on it
             record = {n: dep.from_db_value(dep.fields[n], v) for n, v in row.items()
                       if n in dep.fields}
@@ -147,10 +150,20 @@ class _Delete:
                                     rights.within(self.policy, self.conn, self.actor, dep.table,
                                                   row["id"]))
             if reason is not None:
-                raise PermissionDenied(ref.entity, action, reason + self._why(doing, 1))
+                raise PermissionDenied(ref.entity, action,
+                                       joined(Text.of(reason), self._why(emptied, 1)), label=label)
 
-    def _why(self, doing: str, count: int) -> str:
-        return f" (deleting {self.root[0]} {self.root[1]} would {doing} {count} of them)"
+    def _why(self, emptied: Text | None, count: int) -> Text:
+        """Why the delete touches them: it deletes them, or empties their ``emptied`` field."""
+        root = self.plans[self.root[0]].entity.label
+        en_root = f"{lower_first(root.get('en'))} {self.root[1]}"
+        zh_root = f"{root.get('zh-CN')} {self.root[1]}"
+        if emptied is None:
+            return text(f" (deleting {en_root} would delete {count} of them)",
+                        f"（删除{zh_root}会同时删除其中 {count} 条）")
+        return text(f" (deleting {en_root} would empty '{emptied.get('en')}' of {count} of them)",
+                    f"（删除{zh_root}会清空其中 {count} 条的“{emptied.get('zh-CN')}”）")
+
 
     def find_cascades(self) -> None:
         """The records deleted with the root, level by level (each relation one query)."""
@@ -199,17 +212,20 @@ class _Delete:
                     self.errors.append(self._referenced(ref, entity, len(outside), targets))
 
     def _referenced(self, ref: Referrer, entity: str, count: int, targets: set[int]) -> FieldError:
-        what, field = f"{count} {ref.entity} record(s)", ref.field.name
+        which, field = self.plans[ref.entity].entity.label, ref.field.label
+        what = f"{count} {lower_first(which.get('en'))} record(s)"
+        en_field, zh_field = f"'{field.get('en')}'", f"“{field.get('zh-CN')}”"
         if entity == self.root[0] and targets == {self.root[1]}:
             return FieldError(None, "referenced", text(
-                f"{what} still refer to it through {field!r}; change or delete them first",
-                f"仍有 {count} 条 {ref.entity} 记录通过 {field!r} 引用它，请先修改或删除这些记录"))
+                f"{what} still refer to it through {en_field}; change or delete them first",
+                f"仍有 {count} 条{which.get('zh-CN')}记录通过{zh_field}引用它，请先修改或删除这些记录"))
         ids = ", ".join(map(str, sorted(targets)))
+        target = self.plans[entity].entity.label
         return FieldError(None, "referenced", text(
-            f"{what} still refer through {field!r} to {entity} {ids}, which deleting it would "
-            "delete too; change or delete them first",
-            f"仍有 {count} 条 {ref.entity} 记录通过 {field!r} 引用将被一并删除的 {entity} {ids}，"
-            "请先修改或删除这些记录"))
+            f"{what} still refer through {en_field} to {lower_first(target.get('en'))} {ids}, "
+            "which deleting it would delete too; change or delete them first",
+            f"仍有 {count} 条{which.get('zh-CN')}记录通过{zh_field}引用将被一并删除的"
+            f"{target.get('zh-CN')} {ids}，请先修改或删除这些记录"))
 
     def find_set_nulls(self) -> None:
         """Records that stay but point at a deleted one through a ``set_null`` relation."""
@@ -252,7 +268,7 @@ class _Delete:
                     record = {**old, **dict.fromkeys(emptied)}
                     errors: list[FieldError] = []
                     complete(plan, record, errors, [])
-                    self.errors += [_dependent_error(entity, old["id"], emptied, e) for e in errors]
+                    self.errors += [_dependent_error(plan, old["id"], emptied, e) for e in errors]
                     written = [*emptied, *(f.name for f in plan.formulas)]
                     changes = {n: (old.get(n), record.get(n)) for n in written
                                if record.get(n) != old.get(n)}
@@ -335,14 +351,26 @@ class _Delete:
                     self.conn.execute(sa.delete(table).where(table.c.id.in_(chunk)))
 
 
-def _dependent_error(entity: str, record_id: int, emptied: dict[str, Any],
+def _dependent_error(plan: EntityPlan, record_id: int, emptied: dict[str, Any],
                      error: FieldError) -> FieldError:
     """A problem of an emptied dependent, told as a problem of the delete."""
-    fields = ", ".join(repr(n) for n in emptied)
-    field = f"{error.field} " if error.field else ""
+    def label(name: str | None, lang: str) -> str:
+        f = plan.fields.get(name) if name else None
+        return f.label.get(lang) if f is not None else str(name)
+
+    entity = plan.entity.label
+    en_fields = ", ".join(f"'{label(n, 'en')}'" for n in emptied)
+    zh_fields = "、".join(f"“{label(n, 'zh-CN')}”" for n in emptied)
+    en_field = f"{label(error.field, 'en')} " if error.field else ""
+    zh_field = f"{label(error.field, 'zh-CN')}" if error.field else ""
     return FieldError(None, error.code, text(
-        f"deleting it would empty {fields} of {entity} {record_id}, and then: "
-        f"{field}{error.message.get('en')}",
-        f"删除它会清空 {entity} {record_id} 的 {fields}，之后：{field}{error.message.get('zh-CN')}"),
+        f"deleting it would empty {en_fields} of {lower_first(entity.get('en'))} {record_id}, "
+        f"and then: {en_field}{error.message.get('en')}",
+        f"删除它会清空{entity.get('zh-CN')} {record_id} 的{zh_fields}，之后：{zh_field}"
+        f"{error.message.get('zh-CN')}"),
         rule=error.rule)
 
+
+def joined(*parts: Text) -> Text:
+    """Bilingual texts one after the other."""
+    return text("".join(p.get("en") for p in parts), "".join(p.get("zh-CN") for p in parts))

@@ -21,7 +21,8 @@ from engine.filters import FilterCompiler
 from engine.model import CompiledModel
 from engine.permissions import HIDDEN, WRITE, Actor, PermissionPolicy
 from engine.records import integrity, reading, rights
-from engine.records.errors import FieldError, PermissionDenied, ValidationFailed, text
+from engine.records.errors import (OUTSIDE_SCOPE, FieldError, PermissionDenied, ValidationFailed,
+                                   text)
 from engine.records.fastinsert import GuardedCreate
 from engine.records.plan import EntityPlan
 from engine.storage import versions
@@ -84,7 +85,7 @@ class RecordCore:
     def _require(self, actor: Actor, entity: str, action: str) -> EntityPlan:
         plan = self.plan(entity)
         if not self.policy.can(actor, entity, action):
-            raise PermissionDenied(entity, action)
+            raise PermissionDenied(entity, action, label=plan.entity.label)
         return plan
 
     def _denied(self, actor: Actor, plan: EntityPlan) -> dict[str, str]:
@@ -131,7 +132,7 @@ class RecordCore:
         seen = conn.execute(sa.select(sa.func.count()).select_from(plan.table)
                             .where(plan.table.c.id.in_(ids), scope)).scalar_one()
         if seen != len(ids):
-            raise PermissionDenied(plan.name, action, " outside your own scope")
+            raise PermissionDenied(plan.name, action, OUTSIDE_SCOPE, label=plan.entity.label)
 
     def check_integrity(self, conn: sa.Connection, actor: Actor, plan: EntityPlan,
                         records: list[dict[str, Any]], errors: list[FieldError], *,

@@ -79,38 +79,100 @@ class ValidationFailed(RecordError):
         return out
 
 
-class VersionConflict(RecordError):
+def lower_first(label: str) -> str:
+    """A label as a word inside an English sentence: ``Service case`` -> ``service case``
+    (an abbreviation such as ``SKU`` or ``VIP plan`` stays as it is)."""
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
+
+
+def entity_words(entity: str, label: Text | None) -> Text:
+    """How a message names an entity: its label (lower case inside English), else its name."""
+    if label is None:
+        return Text.of(entity)
+    return Text.of({"en": lower_first(label.get("en")), "zh-CN": label.get("zh-CN")})
+
+
+NO_REASON = Text.of("")
+
+
+class EntityError(RecordError):
+    """An error about an entity, named in its message by its label in each language.
+
+    ``label`` (the entity's :class:`~engine.model.Text` label) is given where the error
+    is raised with the model at hand; without it the message names the entity by its
+    name, and :meth:`message_for` lets a caller holding the model name it properly
+    (the web layer does, for errors raised outside the record service).
+    """
+
+    entity: str
+    label: Text | None
+
+    @property
+    def message(self) -> Text:
+        """The message in every language (see :meth:`message_for`)."""
+        return self.message_for(self.label)
+
+    def message_for(self, label: Text | None) -> Text:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class VersionConflict(EntityError):
     """Optimistic locking: the record's version is not the one the caller read."""
 
     def __init__(self, entity: str, record_id: int, expected: int | None,
-                 actual: int | None) -> None:
-        self.entity, self.record_id = entity, record_id
+                 actual: int | None, *, label: Text | None = None) -> None:
+        self.entity, self.record_id, self.label = entity, record_id, label
         self.expected, self.actual = expected, actual
-        self.message = text(
-            f"{entity} {record_id} was changed by someone else (you had version {expected}, "
-            f"it is now {actual}); reload and try again",
-            f"{entity} {record_id} 已被他人修改（您的版本 {expected}，当前版本 {actual}），请刷新后重试")
         super().__init__(self.message.get())
 
+    def message_for(self, label: Text | None) -> Text:
+        name = Text.of(self.entity) if label is None else label
+        return text(
+            f"{name.get('en')} {self.record_id} was changed by someone else (you had version "
+            f"{self.expected}, it is now {self.actual}); reload and try again",
+            f"{name.get('zh-CN')} {self.record_id} 已被他人修改（您的版本 {self.expected}，"
+            f"当前版本 {self.actual}），请刷新后重试")
 
-class RecordNotFound(RecordError):
+
+class RecordNotFound(EntityError):
     """No record with that id, or none the actor may see (the two are not told apart)."""
 
-    def __init__(self, entity: str, record_id: Any) -> None:
-        self.entity, self.record_id = entity, record_id
-        self.message = text(f"no {entity} record with id {record_id}",
-                            f"不存在 ID 为 {record_id} 的 {entity} 记录")
+    def __init__(self, entity: str, record_id: Any, *, label: Text | None = None) -> None:
+        self.entity, self.record_id, self.label = entity, record_id, label
         super().__init__(self.message.get())
 
+    def message_for(self, label: Text | None) -> Text:
+        words = entity_words(self.entity, label)
+        zh = words.get("zh-CN") if label is not None else f" {self.entity} "
+        return text(f"no {words.get('en')} record with id {self.record_id}",
+                    f"不存在 ID 为 {self.record_id} 的{zh}记录")
 
-class PermissionDenied(RecordError):
-    """The permission policy refuses ``action`` on ``entity`` (or on one record)."""
 
-    def __init__(self, entity: str, action: str, detail: str = "") -> None:
-        self.entity, self.action = entity, action
-        self.message = text(f"you may not {action} {entity} records{detail}",
-                            f"您无权{_ACTION_ZH.get(action, action)} {entity} 记录{detail}")
+class PermissionDenied(EntityError):
+    """The permission policy refuses ``action`` on ``entity`` (or on one record).
+
+    ``reason`` ends the message in each language (`` outside your own scope`` /
+    ``（超出您的数据范围）``); a plain string is used for both.
+    """
+
+    def __init__(self, entity: str, action: str, reason: Text | str = "", *,
+                 label: Text | None = None) -> None:
+        self.entity, self.action, self.label = entity, action, label
+        self.reason = Text.of(reason)
         super().__init__(self.message.get())
 
+    def message_for(self, label: Text | None) -> Text:
+        words = entity_words(self.entity, label)
+        zh = words.get("zh-CN") if label is not None else f" {self.entity} "
+        return text(f"you may not {self.action} {words.get('en')} records{self.reason.get('en')}",
+                    f"您无权{ACTION_ZH.get(self.action, self.action)}{zh}记录"
+                    f"{self.reason.get('zh-CN')}")
 
-_ACTION_ZH = {"create": "创建", "read": "查看", "update": "修改", "delete": "删除"}
+
+#: Actions in Chinese, as messages name them.
+ACTION_ZH = {"create": "创建", "read": "查看", "update": "修改", "delete": "删除"}
+
+#: The ends of :class:`PermissionDenied` messages that the record service gives.
+OUTSIDE_SCOPE = text(" outside your own scope", "（超出您的数据范围）")

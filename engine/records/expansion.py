@@ -105,9 +105,10 @@ def names(conn: sa.Connection, target: EntityPlan, ids: Iterable[int],
     return {i: {"id": i, "_display": r["_display"], NAME_ONLY: True} for i, r in rows.items()}
 
 
-def record_json(plans: Mapping[str, EntityPlan], entity: str, record: Mapping[str, Any]
-                ) -> dict[str, Any]:
-    """``record`` (as the service returns it) with every value in its JSON form."""
+def record_json(plans: Mapping[str, EntityPlan], entity: str, record: Mapping[str, Any],
+                lang: str | None = None) -> dict[str, Any]:
+    """``record`` (as the service returns it) with every value in its JSON form, and the
+    messages of its ``_warnings`` in ``lang`` (``None``: every language)."""
     plan = plans[entity]
     fields, to_json = plan.fields, plan.to_json
     out = {}
@@ -119,7 +120,7 @@ def record_json(plans: Mapping[str, EntityPlan], entity: str, record: Mapping[st
         elif key == "_expand":
             out[key] = {name: _expanded_json(plans, plan, name, sub) for name, sub in value.items()}
         elif key == "_warnings":
-            out[key] = [w.as_dict() for w in value]
+            out[key] = [w.as_dict(lang) for w in value]
         else:
             out[key] = value
     return out

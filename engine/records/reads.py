@@ -44,7 +44,7 @@ def get(core: RecordCore, actor: Actor, entity: str, record_id: Any, *,
     plan = core._require(actor, entity, "read")
     hidden = core._hidden(core._denied(actor, plan))
     targets = expansions(core, actor, plan, expand, hidden)
-    record_id = record_id_of(entity, record_id)
+    record_id = record_id_of(entity, record_id, label=plan.entity.label)
     stored, links = reading.column_names(plan, hidden)
     if conn is not None:
         return _get(core, conn, actor, plan, record_id, stored, links, targets)
@@ -56,7 +56,7 @@ def _get(core: RecordCore, conn: sa.Connection, actor: Actor, plan: EntityPlan, 
          stored: Any, links: Any, targets: list[expansion.Expansion]) -> dict[str, Any]:
     record = reading.fetch_one(conn, plan, record_id, core._scope(actor, plan.name), stored, links)
     if record is None:
-        raise RecordNotFound(plan.name, record_id)
+        raise RecordNotFound(plan.name, record_id, label=plan.entity.label)
     expand_records(core, conn, actor, [record], targets)
     return record
 
@@ -69,16 +69,16 @@ def history(core: RecordCore, actor: Actor, entity: str, record_id: Any) -> list
     """
     plan = core._require(actor, entity, "read")
     hidden = core._hidden(core._denied(actor, plan))
-    record_id = record_id_of(entity, record_id)
+    record_id = record_id_of(entity, record_id, label=plan.entity.label)
     scope = core._scope(actor, entity)
     with core.db.reads() as conn:
         query = sa.select(plan.table.c.id).where(plan.table.c.id == record_id)
         exists = conn.execute(query.where(scope) if scope is not None else query).first()
         if exists is None and scope is not None:
-            raise RecordNotFound(entity, record_id)
+            raise RecordNotFound(entity, record_id, label=plan.entity.label)
         entries = audit.history(conn, core.tables.audit, entity, record_id)
     if not entries and exists is None:
-        raise RecordNotFound(entity, record_id)
+        raise RecordNotFound(entity, record_id, label=plan.entity.label)
     for entry in entries:
         entry["changes"] = {k: v for k, v in entry["changes"].items() if k not in hidden}
     return entries

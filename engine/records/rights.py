@@ -34,7 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql import visitors
 
 from engine.permissions import Actor, PermissionPolicy
-from engine.records.errors import PermissionDenied
+from engine.model import Text
+from engine.records.errors import PermissionDenied, text
 
 #: The two pool writes: take an owner-less record, give up one's own to a pool.
 CLAIM, RELEASE = "claim", "release"
@@ -76,9 +77,10 @@ def write_scope(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.T
 
 
 def refusal(policy: PermissionPolicy, actor: Actor, entity: str, action: str,
-            record: Mapping[str, Any], within: Callable[[str], bool] | None = None) -> str | None:
+            record: Mapping[str, Any], within: Callable[[str], bool] | None = None
+            ) -> Text | str | None:
     """Why ``actor`` may not ``action`` the stored ``record`` (the end of a
-    :class:`PermissionDenied` message), or None when it may. ``within(scope)``: is the
+    :class:`PermissionDenied` message, in each language), or None when it may. ``within(scope)``: is the
     record in that scope of the actor (see :func:`within`)."""
     method = getattr(policy, "refusal", None)
     return method(actor, entity, action, record, within) if method is not None else None
@@ -100,11 +102,13 @@ def within(policy: PermissionPolicy, conn: sa.Connection, actor: Actor, table: s
 
 
 def check(policy: PermissionPolicy, actor: Actor, entity: str, action: str,
-          record: Mapping[str, Any], within: Callable[[str], bool] | None = None) -> None:
-    """Raise :class:`PermissionDenied` unless ``actor`` may ``action`` the stored ``record``."""
+          record: Mapping[str, Any], within: Callable[[str], bool] | None = None, *,
+          label: Text | None = None) -> None:
+    """Raise :class:`PermissionDenied` unless ``actor`` may ``action`` the stored ``record``
+    (``label``: the entity's, for the message)."""
     reason = refusal(policy, actor, entity, action, record, within)
     if reason is not None:
-        raise PermissionDenied(entity, action, reason)
+        raise PermissionDenied(entity, action, reason, label=label)
 
 
 def condition_names(policy: PermissionPolicy, actor: Actor, entity: str,
@@ -128,36 +132,45 @@ def claimable(policy: PermissionPolicy, actor: Actor, entity: str, table: sa.Tab
 
 def check_pool_write(policy: PermissionPolicy, conn: sa.Connection, actor: Actor, table: sa.Table,
                      entity: str, write: PoolWrite, record: Mapping[str, Any],
-                     within: Callable[[str], bool] | None = None) -> None:
+                     within: Callable[[str], bool] | None = None, *,
+                     label: Text | None = None) -> None:
     """Raise :class:`PermissionDenied` unless ``write`` may start from the stored ``record``."""
     if write.kind == RELEASE:
-        check(policy, actor, entity, "update", record, within)
+        check(policy, actor, entity, "update", record, within, label=label)
         if record.get("owner") is None:
-            raise PermissionDenied(entity, "update", " without an owner (nothing to release)")
+            raise PermissionDenied(entity, "update", text(
+                " without an owner (nothing to release)", "（该记录没有负责人，无可退回）"),
+                label=label)
         return
     if record.get("owner") is not None or actor.user_id is None:
-        raise PermissionDenied(entity, "update", " that already has an owner")
+        raise PermissionDenied(entity, "update", text(" that already has an owner",
+                                                      "（该记录已有负责人）"), label=label)
     where = claimable(policy, actor, entity, table)
     if where is None:
         return
     query = sa.select(table.c.id).where(table.c.id == record["id"], where)
     if conn.execute(query).first() is None:
-        raise PermissionDenied(entity, "update", " outside the public pools open to your role")
+        raise PermissionDenied(entity, "update", text(
+            " outside the public pools open to your role", "（不在您的角色可用的公海池中）"),
+            label=label)
 
 
 def check_pool_result(entity: str, actor: Actor, write: PoolWrite, record: Mapping[str, Any],
-                      changed: set[str]) -> None:
+                      changed: set[str], *, label: Text | None = None) -> None:
     """The update of a :class:`PoolWrite` asks for its fields only (``changed``: the
     names given), and leaves the owner as its kind says."""
     outside = sorted(changed - write.fields)
-    if outside:
-        raise PermissionDenied(entity, "update", " (a pool write may not change "
-                               + ", ".join(outside) + ")")
+    if outside:  # a use case's mistake, never a user's: field names are what it needs
+        raise PermissionDenied(entity, "update", text(
+            " (a pool write may not change " + ", ".join(outside) + ")",
+            "（公海池操作不能修改 " + "、".join(outside) + "）"), label=label)
     wanted = actor.user_id if write.kind == CLAIM else None
     if record.get("owner") != wanted:
-        raise PermissionDenied(entity, "update", " (a pool write must "
-                               + ("make you the owner)" if write.kind == CLAIM
-                                  else "clear the owner)"))
+        raise PermissionDenied(entity, "update", text(
+            " (a pool write must " + ("make you the owner)" if write.kind == CLAIM
+                                      else "clear the owner)"),
+            "（公海池操作必须" + ("让您成为负责人）" if write.kind == CLAIM else "清空负责人）")),
+            label=label)
 
 
 #: The columns a stand-in row of :func:`owners` fills: both carry the candidate user's id.

@@ -171,10 +171,12 @@ class RecordService(RecordCore):
         return reads.aggregate(self, actor, entity, group_by=group_by, metrics=metrics,
                                filters=filters, sort=sort, limit=limit)
 
-    def to_json(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
-        """A record from this service in its JSON form (each field type's ``to_json``)."""
+    def to_json(self, entity: str, record: dict[str, Any],
+                lang: str | None = None) -> dict[str, Any]:
+        """A record from this service in its JSON form (each field type's ``to_json``);
+        the messages of ``_warnings`` in ``lang`` (``None``: ``{en, zh-CN}``)."""
         self.plan(entity)
-        return expansion.record_json(self.plans, entity, record)
+        return expansion.record_json(self.plans, entity, record, lang)
 
     # Defined last: inside the class body, ``list`` names this method from here on.
     def list(self, actor: Actor, entity: str, *, filter: Any = None, sort: Any = (),

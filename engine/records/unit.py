@@ -270,16 +270,17 @@ class Unit:
         old = reading.fetch_one(conn, plan, record_id, self.core._scope(self.actor, plan.name),
                                 stored, links)
         if old is None:
-            raise RecordNotFound(plan.name, record_id)
+            raise RecordNotFound(plan.name, record_id, label=plan.entity.label)
         if version is not None and old["version"] != version:
-            raise VersionConflict(plan.name, record_id, version, old["version"])
+            raise VersionConflict(plan.name, record_id, version, old["version"],
+                                  label=plan.entity.label)
         return old
 
     def _update(self, entity: str, record_id: Any, values: dict[str, Any],
                 version: Any, pool: rights.PoolWrite | None = None) -> dict[str, Any]:
         core, actor = self.core, self.actor
         plan = core._require(actor, entity, "update")
-        record_id = record_id_of(entity, record_id)
+        record_id = record_id_of(entity, record_id, label=plan.entity.label)
         version = version_of(version)
         if version is None and not actor.is_system:
             raise ValidationFailed([FieldError("version", "required", text(
@@ -292,11 +293,12 @@ class Unit:
         old = self._current(conn, plan, record_id, version)
         within = rights.within(core.policy, conn, actor, plan.table, record_id)
         if pool is None:
-            rights.check(core.policy, actor, entity, "update", old, within)
+            rights.check(core.policy, actor, entity, "update", old, within,
+                         label=plan.entity.label)
             writable = denied
         else:
             rights.check_pool_write(core.policy, conn, actor, plan.table, entity, pool, old,
-                                    within)
+                                    within, label=plan.entity.label)
             # The pool's bookkeeping fields may be read only for the role, never hidden.
             writable = {n: a for n, a in denied.items() if n not in pool.fields or a == HIDDEN}
         record, changes = validate_update(plan, old, values, denied=writable, errors=errors,
@@ -309,7 +311,8 @@ class Unit:
                                        errors)
         if pool is not None and not errors:
             # The fields asked for (formulas and followed defaults derive from them).
-            rights.check_pool_result(entity, actor, pool, record, set(values))
+            rights.check_pool_result(entity, actor, pool, record, set(values),
+                                     label=plan.entity.label)
         core.check_integrity(conn, actor, plan, [record], errors, exclude_id=record_id,
                              names=set(changes))
         if not changes:
@@ -325,7 +328,8 @@ class Unit:
         if result.rowcount != 1:
             actual = conn.execute(sa.select(table.c.version)
                                   .where(table.c.id == record_id)).scalar()
-            raise VersionConflict(plan.name, record_id, old["version"], actual)
+            raise VersionConflict(plan.name, record_id, old["version"], actual,
+                                  label=plan.entity.label)
         for f, link in plan.links:
             if f.name in changes:
                 reading.write_links(conn, link, [{"source_id": record_id, "target_id": t}
@@ -341,13 +345,14 @@ class Unit:
     def _delete(self, entity: str, record_id: Any, version: Any) -> None:
         core, actor = self.core, self.actor
         plan = core._require(actor, entity, "delete")
-        record_id = record_id_of(entity, record_id)
+        record_id = record_id_of(entity, record_id, label=plan.entity.label)
         version = version_of(version)
         conn = self.connection()
         cascade.lock(conn, plan, record_id)
         old = self._current(conn, plan, record_id, version)
         rights.check(core.policy, actor, entity, "delete", old,
-                     rights.within(core.policy, conn, actor, plan.table, record_id))
+                     rights.within(core.policy, conn, actor, plan.table, record_id),
+                     label=plan.entity.label)
         now, at = core.now()
         self._emit(conn, at, cascade.delete(conn, core.plans, core.policy, actor, plan, old, now))
 

@@ -44,7 +44,7 @@ from typing import Any, Mapping
 from engine.fields import FieldValueError
 from engine.fields.reference import coerce_id
 from engine.fields.standard import STANDARD_FIELDS
-from engine.model import Field
+from engine.model import Field, Text
 from engine.permissions import HIDDEN
 from engine.records.errors import FieldError, RecordNotFound, ValidationFailed, text
 from engine.records.plan import EntityPlan
@@ -276,14 +276,14 @@ def _follow(plan: EntityPlan, old: Mapping[str, Any], given: Mapping[str, Any],
     return out
 
 
-def record_id(entity: str, value: Any) -> int:
+def record_id(entity: str, value: Any, *, label: Text | None = None) -> int:
     """``value`` as a record id (an int or integral string in the BIGINT range, see
     :func:`~engine.fields.reference.coerce_id`); anything else names no record, so
     :class:`RecordNotFound` (before it can reach the database as a bad parameter)."""
     try:
         return coerce_id(value)
     except FieldValueError:
-        raise RecordNotFound(entity, value) from None
+        raise RecordNotFound(entity, value, label=label) from None
 
 
 def version_of(value: Any) -> int | None:

@@ -13,6 +13,7 @@ from engine.automation.runner import workflows_of
 from engine.automation.runs import list_runs, retry
 from web.admin import bp
 from web.admin.guard import admin_required
+from web.i18n import text
 from web.records.display import format_moment
 from web.state import runtime
 
@@ -35,6 +36,9 @@ def runs():
     rows = list_runs(rt, status=status, workflow=workflow, limit=PAGE, before_id=before)
     return render_template("admin/runs.html", rows=rows, status=status, workflow=workflow,
                            statuses=STATUSES, workflows=sorted(known), format_at=format_moment,
+                           # Runs of a workflow since removed keep its name.
+                           workflow_label=lambda name: text(known[name].label) if name in known
+                           else name,
                            next_before=rows[-1]["id"] if len(rows) == PAGE else None)
 
 

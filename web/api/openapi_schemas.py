@@ -171,7 +171,8 @@ def shared_schemas() -> dict[str, Any]:
                               "errors": {"type": "array", "items": ref("FieldProblem")}}}
     field_problem = {"type": "object", "properties": {
         "field": {"type": ["string", "null"]}, "code": {"type": "string"},
-        "message": {"type": ["string", "object"]}, "rule": {"type": "string"},
+        "message": {"type": "string", "description": "In the caller's language"},
+        "rule": {"type": "string"},
         "row": {"type": "integer"}}}
     aggregate_row = {"type": "object", "additionalProperties": True,
                      "description": "Group keys by name, then metrics: count, sum_amount..."}

@@ -30,7 +30,7 @@ REASON_KEYS = frozenset({"reason"})
 
 
 def _record(record: dict[str, Any]) -> Response:
-    body = runtime().service.to_json(ACCOUNT, record)
+    body = runtime().service.to_json(ACCOUNT, record, actor_lang())
     return Response(json.dumps(body, ensure_ascii=False), status=200,
                     mimetype="application/json", headers={"ETag": f'"{record["version"]}"'})
 

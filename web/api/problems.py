@@ -27,7 +27,7 @@ from engine.filters import FilterError
 from engine.records.errors import (PermissionDenied, RecordNotFound, ValidationFailed,
                                    VersionConflict)
 from web.auth import current_actor
-from web.errors import problem
+from web.errors import problem, record_error_text
 from web.i18n import lang
 
 #: Name of the ``flask.g`` flag telling that the request's version came from If-Match.
@@ -57,7 +57,7 @@ def validation_failed(error: ValidationFailed):
 
 
 def version_conflict(error: VersionConflict):
-    detail = error.message.get(actor_lang())
+    detail = record_error_text(error, actor_lang())
     extra = {"current_version": error.actual} if error.actual is not None else {}
     if g.get(IF_MATCH_FLAG):
         return problem(412, "Precondition failed", slug="precondition-failed", detail=detail,
@@ -66,11 +66,13 @@ def version_conflict(error: VersionConflict):
 
 
 def not_found(error: RecordNotFound):
-    return problem(404, "Not found", slug="not-found", detail=error.message.get(actor_lang()))
+    return problem(404, "Not found", slug="not-found",
+                   detail=record_error_text(error, actor_lang()))
 
 
 def denied(error: PermissionDenied):
-    return problem(403, "Forbidden", slug="forbidden", detail=error.message.get(actor_lang()))
+    return problem(403, "Forbidden", slug="forbidden",
+                   detail=record_error_text(error, actor_lang()))
 
 
 def bad_query(error: FilterError):

@@ -162,7 +162,7 @@ def create_record(entity: str) -> Response:
     headers = {"Location": _location(entity, record["id"]), "ETag": _etag(record["version"])}
     if fields == ("id",):  # the fast path: nothing else to convert
         return _json({"id": record["id"]}, 201, headers)
-    return _json(_select(svc.to_json(entity, record), fields), 201, headers)
+    return _json(_select(svc.to_json(entity, record, actor_lang()), fields), 201, headers)
 
 
 def get_record(entity: str, record_id: int) -> Response:
@@ -191,7 +191,7 @@ def update_record(entity: str, record_id: int) -> Response:
     svc = runtime().service
     strict.check(svc.model.entity(entity), values)
     record = svc.update(current_actor(), entity, record_id, values, version=version)
-    return _json(_select(svc.to_json(entity, record), fields), 200,
+    return _json(_select(svc.to_json(entity, record, actor_lang()), fields), 200,
                  {"ETag": _etag(record["version"])})
 
 

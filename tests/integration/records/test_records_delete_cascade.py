@@ -192,9 +192,12 @@ def test_restrict_refuses_with_the_clear_error_and_changes_nothing(svc, alice, c
     messages = sorted(e.message.get("en") for e in info.value.errors)
     assert {e.code for e in info.value.errors} == {"referenced"}
     assert messages == [
-        ("1 invoice record(s) still refer through 'contact' to contact "
+        ("1 invoice record(s) still refer through 'Contact' to contact "
          f"{crm['bo']}, which deleting it would delete too; change or delete them first"),
-        "1 invoice record(s) still refer to it through 'account'; change or delete them first"]
+        "1 invoice record(s) still refer to it through 'Account'; change or delete them first"]
+    # Labels, never entity or field names, in each language.
+    assert "仍有 1 条Invoice记录通过“Account”引用它，请先修改或删除这些记录" in {
+        e.message.get("zh-CN") for e in info.value.errors}
     assert snapshot(svc.db, tables) == before
 
 
@@ -212,7 +215,7 @@ def test_a_dependent_the_actor_may_not_delete_refuses_the_whole_delete(make, ali
     assert info.value.entity == "contact" and info.value.action == "delete"
     with pytest.raises(PermissionDenied, match="you may not update deal records") as info:
         make(Forbid(("deal", "update"))).delete(alice, "account", crm["acme"])
-    assert "would empty 'account' of 2 of them" in str(info.value)
+    assert "would empty 'Account' of 2 of them" in str(info.value)
     assert snapshot(make().db, tables) == before
 
 
@@ -232,8 +235,8 @@ def test_a_rule_an_emptied_record_would_break_refuses_the_delete(svc, alice, crm
         svc.delete(alice, "account", crm["acme"])
     [error] = info.value.errors
     assert error.code == "required" and error.field is None
-    assert error.message.get("en") == (f"deleting it would empty 'account' of deal {crm['small']},"
-                                       " and then: account is required")
+    assert error.message.get("en") == (f"deleting it would empty 'Account' of deal {crm['small']},"
+                                       " and then: Account is required")
     assert snapshot(svc.db, tables) == before
 
 

@@ -88,7 +88,8 @@ def test_a_condition_refuses_a_record_unless_another_role_allows_it():
     policy = _conditional()
     careful, both = Actor(1, roles=("careful",)), Actor(1, roles=("bold", "careful"))
     likely = {"owner": 1, "title": "x", "probability": 80}
-    assert "only when probability < 50" in policy.refusal(careful, "deal", "delete", likely)
+    assert "only when probability < 50" in policy.refusal(careful, "deal", "delete",
+                                                          likely).get("en")
     assert policy.refusal(careful, "deal", "delete", {**likely, "probability": 10}) is None
     assert policy.refusal(both, "deal", "delete", likely) is None
     assert policy.refusal(careful, "deal", "update", {**likely, "title": "frozen"})
@@ -99,7 +100,7 @@ def test_an_unknown_condition_refuses_and_an_owner_less_record_needs_scope_all()
     policy = _conditional()
     careful, both = Actor(1, roles=("careful",)), Actor(1, roles=("bold", "careful"))
     assert policy.refusal(careful, "deal", "delete", {"owner": 1, "title": "x"})  # null: unknown
-    assert "public pool" in policy.refusal(careful, "deal", "update", {"owner": None})
+    assert "public pool" in policy.refusal(careful, "deal", "update", {"owner": None}).get("en")
     assert policy.refusal(both, "deal", "delete", {"owner": None}) is None
     assert policy.refusal(Actor.system(), "deal", "delete", {"owner": None}) is None
 
@@ -119,7 +120,7 @@ def test_a_narrower_role_lifts_a_condition_only_on_the_records_in_its_own_scope(
     won = {"owner": 99, "title": "won"}
     # Another team's won deal: only the wide role reaches it, and its condition refuses.
     assert "only when title != 'won'" in policy.refusal(actor, "deal", "update", won,
-                                                        lambda scope: False)
+                                                        lambda scope: False).get("en")
     assert policy.refusal(actor, "deal", "update", won) is not None  # no answer: not covered
     # A team mate's won deal: the team role covers it, without a condition.
     assert policy.refusal(actor, "deal", "update", won, lambda scope: scope == "team") is None
