@@ -76,7 +76,9 @@ def claimable_filter(pool_ids: list[int], *, region: str | None = None,
     out: list[dict[str, Any]] = [
         {"field": "owner", "op": "is_null", "value": True},
         {"field": "abandoned_at", "op": "is_null", "value": True},
-        {"field": "pool", "op": "in", "value": sorted(pool_ids) or [0]},
+        # No pool open to the actor: a condition no record meets (ids are never empty).
+        {"field": "pool", "op": "in", "value": sorted(pool_ids)} if pool_ids else
+        {"field": "id", "op": "is_null", "value": True},
     ]
     if region:
         out.append({"field": "region", "op": "eq", "value": region})

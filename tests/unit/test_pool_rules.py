@@ -108,7 +108,7 @@ def test_the_claimable_filter_leaves_out_owned_and_binned_customers():
     assert {"field": "pool", "op": "in", "value": [1, 3]} in where
     assert {"field": "name", "op": "contains", "value": "ACME"} in where
     # No pool open: a filter that matches nothing, never every customer.
-    assert {"field": "pool", "op": "in", "value": [0]} in claimable_filter([])
+    assert {"field": "id", "op": "is_null", "value": True} in claimable_filter([])
     assert {"field": "abandoned_at", "op": "is_null", "value": False} in bin_filter(4)
 
 

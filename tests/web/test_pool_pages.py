@@ -146,3 +146,8 @@ def test_the_pages_speak_chinese(app, login):
     assert "已领取" in client.get("/pool").get_data(as_text=True)
     html = client.get("/pool").get_data(as_text=True)
     assert "公海" in html and "领取" in html
+
+
+def test_the_pool_page_of_someone_with_no_pool_is_empty_not_an_error(login):
+    response = login("admin").get("/pool")
+    assert response.status_code == 200
