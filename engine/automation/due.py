@@ -55,8 +55,11 @@ CATCH_UP = dt.timedelta(days=1)
 CRON_CATCH_UP = dt.timedelta(hours=1)
 #: Firings one workflow adds per call (the rest come at the next call).
 FIRINGS_PER_CALL = 5000
-#: Candidate records one due query reads at a time.
-PAGE = 1000
+#: Candidate records one due query reads at a time (one scan usually covers every due
+#: record: each page runs the due query again from the last id).
+PAGE = 10_000
+#: Keys looked up per query when leaving out firings already made.
+KEY_CHUNK = 1000
 
 
 def fire_due(snapshot: Any, enqueue: Enqueue, *, limit: int = FIRINGS_PER_CALL) -> int:
@@ -89,8 +92,11 @@ def fire_workflow(snapshot: Any, workflow: Workflow, enqueue: Enqueue, *,
                 break
             after = firings[-1][0]
             keys = [f"due:{record_id}:{period}" for record_id, period in firings]
-            seen = set(conn.execute(sa.select(runs.c.key).where(
-                runs.c.workflow == workflow.name, runs.c.key.in_(keys))).scalars())
+            seen: set[str] = set()
+            for start in range(0, len(keys), KEY_CHUNK):
+                seen.update(conn.execute(sa.select(runs.c.key).where(
+                    runs.c.workflow == workflow.name,
+                    runs.c.key.in_(keys[start:start + KEY_CHUNK]))).scalars())
             new = [run_values(workflow=workflow.name, key=key, entity=workflow.entity,
                               record_id=record_id, trigger=workflow.trigger.type, at=at, depth=1)
                    for (record_id, _period), key in zip(firings, keys) if key not in seen]
