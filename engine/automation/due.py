@@ -55,10 +55,10 @@ CATCH_UP = dt.timedelta(days=1)
 CRON_CATCH_UP = dt.timedelta(hours=1)
 #: Firings one workflow adds per call (the rest come at the next call).
 FIRINGS_PER_CALL = 5000
-#: Candidate records one due query reads at a time (one scan usually covers every due
-#: record: each page runs the due query again from the last id).
-PAGE = 10_000
-#: Keys looked up per query when leaving out firings already made.
+#: Most candidate records one due query reads (more due at once than this: the rest
+#: wait until earlier ones stop being due).
+CANDIDATES = 100_000
+#: Firings inserted per statement batch.
 KEY_CHUNK = 1000
 
 
@@ -75,49 +75,40 @@ def fire_workflow(snapshot: Any, workflow: Workflow, enqueue: Enqueue, *,
                   limit: int = FIRINGS_PER_CALL) -> int:
     """Insert and enqueue the firings of ``workflow`` due now (at most ``limit``).
 
-    Candidates come in pages in id order; those already fired (their run row exists) are
-    skipped, so a workflow with more due records than ``limit`` gets to the rest at the
-    next calls instead of looking at the same first page again.
+    The due query runs once (a plain scan: no ORDER BY and LIMIT that would turn it into a
+    walk of the primary key), at most :data:`CANDIDATES` records; those already fired (their
+    run row exists) are skipped by the insert's ``ON CONFLICT DO NOTHING``, so a workflow
+    with more due records than ``limit`` gets to the rest at the next calls.
     """
     now = snapshot.clock.now()
     at = utc_naive(now)
-    runs = snapshot.tables.workflow_runs
     jobs: list[Job] = []
     with snapshot.db.write() as conn:
-        after = 0
-        while len(jobs) < limit:
-            firings = list(due_firings(snapshot, conn, workflow, now, limit=PAGE,
-                                       after_id=after))
-            if not firings:
-                break
-            after = firings[-1][0]
-            keys = [f"due:{record_id}:{period}" for record_id, period in firings]
-            seen: set[str] = set()
-            for start in range(0, len(keys), KEY_CHUNK):
-                seen.update(conn.execute(sa.select(runs.c.key).where(
-                    runs.c.workflow == workflow.name,
-                    runs.c.key.in_(keys[start:start + KEY_CHUNK]))).scalars())
-            new = [run_values(workflow=workflow.name, key=key, entity=workflow.entity,
-                              record_id=record_id, trigger=workflow.trigger.type, at=at, depth=1)
-                   for (record_id, _period), key in zip(firings, keys) if key not in seen]
-            jobs += [("run", run_id) for run_id in
-                     insert_runs(conn, snapshot.tables, new[:limit - len(jobs)])
+        firings = list(due_firings(snapshot, conn, workflow, now))
+        start = 0
+        while start < len(firings) and len(jobs) < limit:
+            # Firings already made meet their run row's unique key: the insert skips them
+            # (cheaper than looking the keys up first, and exact under concurrent schedulers).
+            chunk = firings[start:start + min(KEY_CHUNK, limit - len(jobs))]
+            start += len(chunk)
+            new = [run_values(workflow=workflow.name, key=f"due:{record_id}:{period}",
+                              entity=workflow.entity, record_id=record_id,
+                              trigger=workflow.trigger.type, at=at, depth=1)
+                   for record_id, period in chunk]
+            jobs += [("run", run_id) for run_id in insert_runs(conn, snapshot.tables, new)
                      if run_id is not None]
-            if len(firings) < PAGE:
-                break
         if jobs:
             enqueue(jobs)
     return len(jobs)
 
 
 def due_firings(snapshot: Any, conn: sa.Connection, workflow: Workflow, now: dt.datetime, *,
-                limit: int = FIRINGS_PER_CALL, after_id: int = 0) -> Iterable[tuple[int, str]]:
-    """(record id, period) of each firing of ``workflow`` due at ``now``, in id order
-    from ``after_id`` on."""
+                limit: int = CANDIDATES) -> Iterable[tuple[int, str]]:
+    """(record id, period) of each firing of ``workflow`` due at ``now`` (any order)."""
     trigger = workflow.trigger
     service = snapshot.service
     table = service.tables.entity(workflow.entity)
-    where: list[Any] = [table.c.id > after_id]
+    where: list[Any] = []
     if trigger.filter:
         clause = FilterCompiler(service.model, service.tables, clock=service.clock).where(
             workflow.entity, thaw(trigger.filter))
@@ -160,7 +151,7 @@ def _date(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
         else:
             window = sa.and_(column <= latest, column > latest - CATCH_UP)
     rows = conn.execute(sa.select(table.c.id, column).where(window, *where)
-                        .order_by(table.c.id).limit(limit)).all()
+                        .limit(limit)).all()
     plan = snapshot.service.plan(workflow.entity)
     convert = plan.from_db.get(trigger.field)
     return [(row[0], _period(convert(row[1]) if convert else row[1])) for row in rows]
@@ -192,7 +183,7 @@ def _unchanged(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa
             return []
         cutoff = sa.or_(*ranges)
     rows = conn.execute(sa.select(table.c.id, since).where(cutoff, *where)
-                        .order_by(table.c.id).limit(limit)).all()
+                        .limit(limit)).all()
     return [(row[0], _period(row[1])) for row in rows]
 
 
@@ -207,7 +198,7 @@ def _no_related(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: s
                                            related.c.created_at >= cutoff)
     rows = conn.execute(sa.select(table.c.id).where(
         table.c.created_at < cutoff, ~sa.exists(recent), *where)
-        .order_by(table.c.id).limit(limit)).scalars().all()
+        .limit(limit)).scalars().all()
     period = f"p{now.date().toordinal() // days}"
     return [(record_id, period) for record_id in rows]
 
@@ -221,8 +212,7 @@ def _cron(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
     if local - tick > CRON_CATCH_UP:
         return []
     period = tick.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
-    rows = conn.execute(sa.select(table.c.id).where(*where).order_by(table.c.id)
-                        .limit(limit)).scalars().all()
+    rows = conn.execute(sa.select(table.c.id).where(*where).limit(limit)).scalars().all()
     return [(record_id, f"cron:{period}") for record_id in rows]
 
 

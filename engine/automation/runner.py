@@ -128,9 +128,12 @@ def insert_runs(conn: sa.Connection, tables: Any,
     ids: dict[tuple[str, str], int] = {}
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        statement = _insert_new(conn, tables).values(chunk).returning(
-            runs.c.id, runs.c.workflow, runs.c.key)
-        for run_id, workflow, key in conn.execute(statement):
+        # executemany: SQLAlchemy batches the rows into multi-row statements itself
+        # ("insertmanyvalues") with a cached compiled form; a .values(chunk) statement
+        # would be compiled anew, column by column, for every chunk.
+        statement = _insert_new(conn, tables).returning(runs.c.id, runs.c.workflow,
+                                                        runs.c.key)
+        for run_id, workflow, key in conn.execute(statement, chunk):
             ids[(workflow, key)] = run_id
     found: list[int | None] = []
     for row in rows:
