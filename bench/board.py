@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.databases import recreate  # noqa: E402
 from engine.config import Config  # noqa: E402
 from engine.demo.seed import seed_demo  # noqa: E402
 from engine.demo.users import DEMO_PASSWORD, create_demo_users  # noqa: E402
@@ -40,7 +40,6 @@ from engine.storage.db import Database  # noqa: E402
 from engine.storage.migrate import apply_plan  # noqa: E402
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-PG_ADMIN_URL = os.environ.get("LOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "loom_bench_board"
 OPEN = ("lead", "qualified", "proposal", "negotiation")
 BOARD_URL = "/r/deal/board?" + "&".join(f"f.stage={s}" for s in OPEN)
@@ -154,12 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{path}"
         seeded = path.exists() and path.stat().st_size > 0
     else:
-        admin = sa.create_engine(Database(PG_ADMIN_URL).url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DB}")
-            conn.exec_driver_sql(f"CREATE DATABASE {PG_DB}")
-        admin.dispose()
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+        url = recreate(PG_DB)
         seeded = False
     started = time.perf_counter()
     if not seeded:

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.accounts import users as accounts_users  # noqa: E402
+from bench.databases import admin_sql, recreate, server_version  # noqa: E402
 from engine.accounts.actors import actor_for  # noqa: E402
 from engine.automation import transfer  # noqa: E402
 from engine.config import SHIPPED_METADATA, Config  # noqa: E402
@@ -43,7 +44,6 @@ from engine.runtime import Runtime  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
 from engine.storage.migrate import apply_plan  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("LOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = os.environ.get("LOOM_BENCH_PG_PREFIX", "loom_bench") + "_transfer"
 #: Records moved: accounts, open deals, open activities.
 SHAPE = {"account": 4000, "deal": 3500, "activity": 2500}
@@ -58,20 +58,13 @@ class _Fresh:
     def __init__(self, backend: str) -> None:
         self.backend = backend
 
-    def _admin(self, sql: str) -> None:
-        admin = sa.create_engine(Database(PG_ADMIN_URL).url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(sql)
-        admin.dispose()
 
     def __enter__(self) -> Database:
         if self.backend == "sqlite":
             self.tmp = tempfile.TemporaryDirectory()
             self.db = Database(f"sqlite:///{self.tmp.name}/bench.db")
         else:
-            self._admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-            self._admin(f"CREATE DATABASE {PG_DATABASE}")
-            self.db = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DATABASE)
+            self.db = Database(recreate(PG_DATABASE))
         return self.db
 
     def __exit__(self, *exc) -> None:
@@ -79,7 +72,7 @@ class _Fresh:
         if self.backend == "sqlite":
             self.tmp.cleanup()
         else:
-            self._admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+            admin_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
 
 
 def _prepare(db: Database) -> tuple[Runtime, dict[str, int], dict[str, list[int]]]:
@@ -158,17 +151,6 @@ def one_pass(backend: str) -> dict[str, float]:
         return {"loom": total / loom, "raw_batched": total / raw, "raw_single": total / single}
 
 
-def _server_version(backend: str) -> str:
-    if backend == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version}"
-    engine = sa.create_engine(Database(PG_ADMIN_URL).url)
-    with engine.connect() as conn:
-        version = conn.exec_driver_sql("SHOW server_version").scalar()
-    engine.dispose()
-    return f"PostgreSQL {version}"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -187,7 +169,7 @@ def main() -> None:
                 figures[key].append(value)
         medians = {k: statistics.median(v) for k, v in figures.items()}
         report["results"][backend] = {
-            "database": _server_version(backend),
+            "database": server_version(backend),
             "records_per_s_median": {k: round(v) for k, v in medians.items()},
             "records_per_s_all": {k: [round(x) for x in v] for k, v in figures.items()},
             "loom_vs_raw_batched": round(medians["loom"] / medians["raw_batched"], 3),

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workload import ACCOUNT_SPEC, DEAL_SPEC, W2_DEALS, W3_DEALS, Workload  # noqa: E402
+from bench.databases import admin_sql, recreate, server_version  # noqa: E402
 from engine.compiler import compile_documents  # noqa: E402
 from engine.records import Actor  # noqa: E402
 from engine.runtime import assemble  # noqa: E402
@@ -40,7 +41,6 @@ from engine.storage.migrate import apply_plan  # noqa: E402
 from engine.storage.tables import build_tables  # noqa: E402
 
 BATCH = 5_000
-PG_ADMIN_URL = os.environ.get("LOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _model():
@@ -59,12 +59,7 @@ class _Fresh:
             self.tmp = tempfile.TemporaryDirectory()
             self.db = Database(f"sqlite:///{self.tmp.name}/bench.db")
         else:
-            admin = sa.create_engine(Database(PG_ADMIN_URL).url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql("DROP DATABASE IF EXISTS loom_bench")
-                conn.exec_driver_sql("CREATE DATABASE loom_bench")
-            admin.dispose()
-            self.db = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/loom_bench")
+            self.db = Database(recreate("loom_bench"))
         return self.db
 
     def __exit__(self, *exc) -> None:
@@ -72,10 +67,7 @@ class _Fresh:
         if self.backend == "sqlite":
             self.tmp.cleanup()
         else:
-            admin = sa.create_engine(Database(PG_ADMIN_URL).url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql("DROP DATABASE IF EXISTS loom_bench")
-            admin.dispose()
+            admin_sql("DROP DATABASE IF EXISTS loom_bench")
 
 
 def _prepare(db: Database, model):
@@ -138,17 +130,6 @@ def _check_count(db: Database, table: sa.Table, rows: int) -> None:
         raise SystemExit(f"wrong row count: {count} != {rows}")
 
 
-def _server_version(backend: str) -> str:
-    if backend == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version}"
-    engine = sa.create_engine(Database(PG_ADMIN_URL).url)
-    with engine.connect() as conn:
-        version = conn.exec_driver_sql("SHOW server_version").scalar()
-    engine.dispose()
-    return f"PostgreSQL {version}"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -172,7 +153,7 @@ def main() -> None:
                 figures["raw_copy"].append(run_raw(backend, args.rows, copy=True))
         medians = {k: statistics.median(v) for k, v in figures.items()}
         report["results"][backend] = {
-            "database": _server_version(backend),
+            "database": server_version(backend),
             "rows_per_s_median": {k: round(v) for k, v in medians.items()},
             "rows_per_s_all": {k: [round(x) for x in v] for k, v in figures.items()},
             "loom_vs_raw_core": round(medians["loom"] / medians["raw_core"], 3),

@@ -55,6 +55,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import admin_sql, recreate, server_version
 from engine.accounts import users as accounts_users
 from engine.automation import due
 from engine.automation.queue import RUNS_PER_JOB, JobQueue, connect
@@ -68,7 +69,6 @@ from engine.runtime import Runtime
 from engine.storage.db import Database
 from engine.storage.migrate import apply_plan
 
-PG_ADMIN_URL = os.environ.get("LOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = os.environ.get("LOOM_BENCH_PG_DB", "loom_bench_wf")
 REDIS_URL = os.environ.get("LOOM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SEED = 20260101
@@ -94,24 +94,17 @@ class Fresh:
     def __init__(self, backend: str) -> None:
         self.backend = backend
 
-    def _admin(self, sql: str) -> None:
-        admin = sa.create_engine(Database(PG_ADMIN_URL).url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(sql)
-        admin.dispose()
 
     def __enter__(self) -> str:
         self.tmp = tempfile.TemporaryDirectory(prefix="loom-wfbench-")
         if self.backend == "sqlite":
             return f"sqlite:///{self.tmp.name}/bench.db"
-        self._admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        self._admin(f"CREATE DATABASE {PG_DB}")
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
+        return recreate(PG_DB)
 
     def __exit__(self, *exc: object) -> None:
         self.tmp.cleanup()
         if self.backend == "postgresql":
-            self._admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            admin_sql(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
 def metadata_dirs(workflows: dict[str, str], folder: Path) -> list[str]:
@@ -512,16 +505,6 @@ def raw_pool_update(db: Database, pool_ids: list[int], expected: int) -> dict:
 
 
 # -- main ----------------------------------------------------------------------------------------
-def _versions(backend: str) -> str:
-    if backend == "sqlite":
-        import sqlite3
-        return f"SQLite {sqlite3.sqlite_version}"
-    engine = sa.create_engine(Database(PG_ADMIN_URL).url)
-    with engine.connect() as conn:
-        version = conn.exec_driver_sql("SHOW server_version").scalar()
-    engine.dispose()
-    return f"PostgreSQL {version}"
-
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_worker":
@@ -545,7 +528,7 @@ def main() -> None:
     report = {"python": platform.python_version(),
               "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.platform()}"}
     if args.part == "throughput":
-        report.update(bench="workflow throughput", database=_versions(args.backend))
+        report.update(bench="workflow throughput", database=server_version(args.backend))
         report["passes"] = []
         for count in (int(c) for c in args.workers.split(",")):
             profile = f"{args.profile}.{count}" if args.profile else ""
@@ -562,7 +545,7 @@ def main() -> None:
                   f"(targets 50 / 250)   rq empty job {r['rq_empty_jobs_per_s_per_worker']:,}/s "
                   f"per worker   raw UPDATE+audit {r['raw_update_audit_per_s']:,}/s")
     else:
-        report.update(bench="pool-return scan", database=_versions("postgresql"))
+        report.update(bench="pool-return scan", database=server_version("postgresql"))
         report["result"] = pool_pass(args.accounts, args.due_share, args.redis)
         print(json.dumps(report, indent=2))
         r = report["result"]
