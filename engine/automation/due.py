@@ -39,8 +39,6 @@ from engine.automation.runner import (
     FAILED,
     LOST_AFTER,
     QUEUED,
-    RUNNING,
-    STALE_AFTER,
     insert_runs,
     run_values,
     utc_naive,
@@ -217,15 +215,15 @@ def _cron(snapshot: Any, conn: sa.Connection, workflow: Workflow, table: sa.Tabl
 
 
 def retry_due(snapshot: Any, enqueue: Enqueue) -> int:
-    """Enqueue failed runs whose backoff passed, runs whose worker died mid-run, and runs
-    whose job was lost before it started."""
+    """Enqueue failed runs whose backoff passed, and runs still queued after
+    :data:`~.runner.LOST_AFTER` (their job was lost, or their worker died mid-run: its unit
+    rolled back, leaving the run queued)."""
     runs = snapshot.tables.workflow_runs
     at = utc_naive(snapshot.clock.now())
     with snapshot.db.write() as conn:
         ids = list(conn.execute(sa.select(runs.c.id).where(sa.or_(
             sa.and_(runs.c.status == FAILED, runs.c.next_attempt_at.is_not(None),
                     runs.c.next_attempt_at <= at),
-            sa.and_(runs.c.status == RUNNING, runs.c.started_at < at - STALE_AFTER),
             sa.and_(runs.c.status == QUEUED, runs.c.created_at < at - LOST_AFTER),
         )).order_by(runs.c.id).limit(1000)).scalars())
         if not ids:

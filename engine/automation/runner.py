@@ -19,8 +19,7 @@ firing, a user's button for a manual workflow) with status ``queued``. :func:`ex
 A failing action rolls the whole unit back (nothing half-written) and the run is marked
 ``failed`` with the reason in its own transaction; with attempts left it gets a
 ``next_attempt_at`` (backoff) and the scheduler enqueues it again. The job itself never
-raises for a failed run, so rq's registries only hold jobs whose worker died. (Runs left
-``running`` by an earlier version past :data:`STALE_AFTER` are enqueued again too.)
+raises for a failed run, so rq's registries only hold jobs whose worker died.
 """
 
 from __future__ import annotations
@@ -44,14 +43,12 @@ from engine.storage.events import Cause
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, SUCCEEDED, SKIPPED, FAILED, STOPPED = (
-    "queued", "running", "succeeded", "skipped", "failed", "stopped")
+QUEUED, SUCCEEDED, SKIPPED, FAILED, STOPPED = (
+    "queued", "succeeded", "skipped", "failed", "stopped")
 #: Statuses a run never leaves (a redelivered job for such a run does nothing).
 FINAL = (SUCCEEDED, SKIPPED, STOPPED)
 #: Seconds before the n-th retry of a failed run (the last value repeats).
 BACKOFF = (10, 60, 300, 900)
-#: A run ``running`` for longer than this lost its worker: it is enqueued again.
-STALE_AFTER = dt.timedelta(minutes=10)
 #: A run ``queued`` for longer than this lost its job (Redis lost it, or the job ran before
 #: the run's row was committed): it is enqueued again (running it twice does nothing).
 LOST_AFTER = dt.timedelta(minutes=5)

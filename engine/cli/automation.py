@@ -76,7 +76,7 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--status", type=click.Choice(["queued", "running", "succeeded", "skipped",
+@click.option("--status", type=click.Choice(["queued", "succeeded", "skipped",
                                              "failed", "stopped"]))
 @click.option("--workflow")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))

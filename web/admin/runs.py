@@ -19,7 +19,7 @@ from web.state import runtime
 
 #: Runs one page lists.
 PAGE = 50
-STATUSES = ("queued", "running", "succeeded", "skipped", "failed", "stopped")
+STATUSES = ("queued", "succeeded", "skipped", "failed", "stopped")
 
 
 @bp.route("/runs")

@@ -247,7 +247,7 @@ RUN_SCHEMAS: dict[str, Any] = {
     "WorkflowRun": {"type": "object", "required": ["id", "workflow", "status"], "properties": {
         "id": {"type": "integer"}, "workflow": {"type": "string"}, "entity": {"type": "string"},
         "record_id": {"type": ["integer", "null"]}, "trigger": {"type": "string"},
-        "status": {"enum": ["queued", "running", "succeeded", "skipped", "failed", "stopped"]},
+        "status": {"enum": ["queued", "succeeded", "skipped", "failed", "stopped"]},
         "condition": {"type": ["boolean", "null"]},
         "actions": {"type": "array", "items": {"type": "object"}},
         "error": {"type": ["string", "null"]}, "attempts": {"type": "integer"},

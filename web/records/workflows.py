@@ -35,7 +35,7 @@ def run_workflow(entity: str, id: int, name: str):
 
 def run_status(status: str) -> str:
     """A run's status as the user reads it."""
-    return {"queued": _("queued"), "running": _("running"), "succeeded": _("succeeded"),
+    return {"queued": _("queued"), "succeeded": _("succeeded"),
             "skipped": _("skipped"), "failed": _("failed"), "stopped": _("stopped")}.get(
         status, status)
 

@@ -18,7 +18,7 @@ from engine.automation import due
 from engine.automation import runs as run_admin
 from engine.automation.queue import JobQueue, connect
 from engine.automation.relay import relay
-from engine.automation.runner import STALE_AFTER
+from engine.automation.runner import LOST_AFTER
 
 TOUCH = """
 workflow: touch_next_step
@@ -91,22 +91,29 @@ def test_redis_down_at_commit_loses_nothing_and_delivers_once(database, tmp_path
     assert crm.rows("deal")[0]["next_step"] == "call Big"
 
 
-def test_a_run_whose_worker_died_is_run_again_once(database, tmp_path):
+def test_a_run_whose_worker_died_mid_run_is_run_again_once(database, tmp_path, monkeypatch):
+    from engine.automation import actions
+
     crm, _sam, _deal_row = _moved(database, tmp_path, {"touch.yaml": TOUCH})
-    # The relay enqueued the run; a worker took the job, marked the run running and died
-    # (its transaction rolled back; rq lost the job with it).
-    relay(crm.snapshot, lambda jobs: None)
+    real = actions.SetFields.run
+
+    def dies(self, ctx, args):
+        real(self, ctx, args)           # the write is made in the run's unit...
+        raise SystemExit("worker killed")  # ...then the process dies before the commit
+
+    monkeypatch.setattr(actions.SetFields, "run", dies)
+    crm.work()                          # rq records the job as failed; the run knows nothing
+    monkeypatch.setattr(actions.SetFields, "run", real)
     (run,) = crm.runs()
-    runs = crm.snapshot.tables.workflow_runs
-    with crm.snapshot.db.write() as conn:
-        conn.execute(sa.update(runs).values(status="running", attempts=1,
-                                            started_at=crm.clock.naive_now()))
+    assert (run.status, run.attempts) == ("queued", 0)       # the unit rolled back
+    assert crm.rows("deal")[0]["next_step"] is None
     crm.work()
-    assert crm.runs()[0].status == "running"      # not stale yet
-    crm.clock.advance(seconds=STALE_AFTER.total_seconds() + 1)
+    assert crm.runs()[0].status == "queued"                  # its job went with the worker
+    crm.clock.advance(seconds=LOST_AFTER.total_seconds() + 1)
     crm.work()
     (run,) = crm.runs()
-    assert (run.status, run.attempts) == ("succeeded", 2)
+    assert (run.status, run.attempts) == ("succeeded", 1)
+    assert crm.rows("deal")[0]["next_step"] == "call Big"
     audit = crm.snapshot.tables.audit
     with crm.snapshot.db.read() as conn:
         by_run = conn.execute(sa.select(sa.func.count()).where(
